@@ -1,0 +1,134 @@
+using IronFunction.Events;
+using IronFunction.Lifecycle;
+using IronFunction.Native;
+using IronFunction.Policy;
+
+namespace IronFunction.Hooks;
+
+/// <summary>
+/// The read_write_tmp decision shared by every file hook: find the target, ask the rule, and
+/// on a violation report it and (in block mode) deny with EACCES.
+/// </summary>
+internal static unsafe class FileGate
+{
+    private const int O_ACCMODE = 3, O_CREAT = 0x40, O_EXCL = 0x80, O_NOFOLLOW = 0x20000,
+        O_TMPFILE = 0x410000, O_PATH = 0x200000, O_LARGEFILE = 0x8000, O_CLOEXEC = 0x80000;
+    private const int AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000;
+    // every flag openat2 accepts (include/linux/fcntl.h VALID_OPEN_FLAGS); open() ignores others, openat2 refuses them
+    private const int ValidOpenFlags = O_ACCMODE | O_CREAT | O_EXCL | 0x100 /*O_NOCTTY*/ | 0x200 /*O_TRUNC*/ |
+        0x400 /*O_APPEND*/ | 0x800 /*O_NONBLOCK*/ | 0x1000 /*O_DSYNC*/ | 0x2000 /*FASYNC*/ | 0x4000 /*O_DIRECT*/ |
+        O_LARGEFILE | 0x10000 /*O_DIRECTORY*/ | O_NOFOLLOW | 0x40000 /*O_NOATIME*/ | O_CLOEXEC | 0x101000 /*O_SYNC*/ |
+        O_PATH | O_TMPFILE;
+    private const long SYS_openat2 = 437;
+    private const ulong RESOLVE_NO_SYMLINKS = 0x04;
+
+    private static bool s_openat2Unavailable;
+
+    public enum OpenOutcome { CallReal, Denied, Completed }
+
+    private struct OpenHow { public ulong Flags, Mode, Resolve; }
+
+    /// <summary>Judges a path argument; false when the call must be denied (errno is then EACCES).</summary>
+    public static bool Permit(int dirfd, byte* path, bool followLast, string function)
+    {
+        var action = Startup.Policy.ReadWriteTmp;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        int length = TargetResolver.ArgumentLength(path);
+        if (length < 0) return true;
+        var arg = new ReadOnlySpan<byte>(path, length);
+        Span<byte> target = stackalloc byte[TargetResolver.BufferSize];
+        int n = TargetResolver.Lexical(dirfd, arg, target);
+        if (n < 0 || !Startup.TmpRule.Covers(target[..n]))
+        {
+            n = TargetResolver.Kernel(dirfd, arg, followLast, target);
+            if (n < 0 || !Startup.TmpRule.Covers(target[..n])) return true;
+        }
+        return Violation(action, function, target[..n]);
+    }
+
+    /// <summary>Judges an "at" call's flags: AT_SYMLINK_NOFOLLOW stops at a final link, AT_EMPTY_PATH names dirfd itself.</summary>
+    public static bool PermitAt(int dirfd, byte* path, int atFlags, string function)
+    {
+        if ((atFlags & AT_EMPTY_PATH) != 0 && path != null && TargetResolver.ArgumentLength(path) == 0)
+            return PermitDescriptor(dirfd, function);
+        return Permit(dirfd, path, (atFlags & AT_SYMLINK_NOFOLLOW) == 0, function);
+    }
+
+    /// <summary>A call that names a file by descriptor (AT_EMPTY_PATH): judged by where the descriptor points.</summary>
+    public static bool PermitDescriptor(int fd, string function)
+    {
+        var action = Startup.Policy.ReadWriteTmp;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        Span<byte> target = stackalloc byte[TargetResolver.PathMax];
+        int n = TargetResolver.DescriptorPath(fd, target);
+        if (n < 0 || !Startup.TmpRule.Covers(target[..n])) return true;
+        return Violation(action, function, target[..n]);
+    }
+
+    /// <summary>
+    /// The open family. When the lexical target is outside every temporary root, the open itself is
+    /// done with openat2(RESOLVE_NO_SYMLINKS): success proves no link redirected it, so the common
+    /// case costs no extra system call. A link on the way falls back to kernel resolution.
+    /// </summary>
+    public static OpenOutcome Open(int dirfd, byte* path, int flags, uint mode, string function, out int fd)
+    {
+        fd = -1;
+        var action = Startup.Policy.ReadWriteTmp;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active) return OpenOutcome.CallReal;
+        int length = TargetResolver.ArgumentLength(path);
+        if (length < 0) return OpenOutcome.CallReal;
+        var arg = new ReadOnlySpan<byte>(path, length);
+        Span<byte> target = stackalloc byte[TargetResolver.BufferSize];
+        int n = TargetResolver.Lexical(dirfd, arg, target);
+        if (n >= 0 && Startup.TmpRule.Covers(target[..n]))
+            return Violation(action, function, target[..n]) ? OpenOutcome.CallReal : OpenOutcome.Denied;
+
+        if (n >= 0 && !s_openat2Unavailable && OpenAt2Equivalent(flags))
+        {
+            var how = new OpenHow
+            {
+                Flags = (ulong)(uint)(flags | O_LARGEFILE),
+                Mode = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE ? mode & 0xFFF : 0,
+                Resolve = RESOLVE_NO_SYMLINKS,
+            };
+            int result = (int)Libc.Syscall4((nint)SYS_openat2, dirfd, (nint)path, (nint)(&how), sizeof(OpenHow));
+            if (result >= 0) { fd = result; return OpenOutcome.Completed; }
+            int error = Errno.Value;
+            if (error == Errno.ENOSYS) s_openat2Unavailable = true;
+            else if (error != Errno.ELOOP && error != Errno.EINVAL && error != Errno.EXDEV) return OpenOutcome.Completed;
+        }
+
+        bool followLast = (flags & O_NOFOLLOW) == 0 && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+        n = TargetResolver.Kernel(dirfd, arg, followLast, target);
+        if (n < 0 || !Startup.TmpRule.Covers(target[..n])) return OpenOutcome.CallReal;
+        return Violation(action, function, target[..n]) ? OpenOutcome.CallReal : OpenOutcome.Denied;
+    }
+
+    /// <summary>tmpfile() always creates in /tmp (P_tmpdir).</summary>
+    public static bool PermitTmpfile(string function)
+    {
+        var action = Startup.Policy.ReadWriteTmp;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        return Violation(action, function, "/tmp"u8);
+    }
+
+    /// <summary>Flags openat2 treats exactly as open() does; others take the slower exact path.</summary>
+    private static bool OpenAt2Equivalent(int flags)
+    {
+        if ((flags & ~ValidOpenFlags) != 0) return false;
+        // openat2 refuses O_PATH with flags that open() silently ignores
+        if ((flags & O_PATH) != 0 && (flags & ~(O_PATH | 0x10000 | O_NOFOLLOW | O_CLOEXEC)) != 0) return false;
+        return true;
+    }
+
+    private static bool Violation(PolicyAction action, string function, ReadOnlySpan<byte> target)
+    {
+        string path = System.Text.Encoding.UTF8.GetString(target);
+        bool block = action == PolicyAction.Block;
+        EventHub.Report(Control.ReadWriteTmp, action, path,
+            block ? $"{function} on {path} was blocked: read_write_tmp does not allow access to temporary files"
+                  : $"{function} on {path} was allowed and reported: read_write_tmp is in alert mode");
+        if (block) Errno.Value = Errno.EACCES;
+        return !block;
+    }
+}

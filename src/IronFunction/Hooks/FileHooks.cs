@@ -1,0 +1,410 @@
+using System.Runtime.InteropServices;
+using IronFunction.Native;
+using static IronFunction.Hooks.FileGate;
+
+namespace IronFunction.Hooks;
+
+/// <summary>
+/// Exported interceptors for every libc entry point that opens, creates, reads, writes, lists,
+/// removes, renames, links, truncates or changes the metadata of a file (read_write_tmp).
+/// Each is thin: judge the path argument(s), then call the real function or deny.
+/// The list of symbols is Hooks/HookedSymbols.txt; a test keeps both in step.
+/// </summary>
+internal static unsafe class FileHooks
+{
+    private const int AT = Libc.AT_FDCWD;
+    private const int O_WRONLY = 1, O_CREAT = 0x40, O_TRUNC = 0x200, O_TMPFILE_BIT = 0x400000;
+    private const int AT_SYMLINK_FOLLOW = 0x400;
+
+    // ---- open family ----
+
+    [UnmanagedCallersOnly(EntryPoint = "open")]
+    private static int Open(byte* path, int flags, uint mode) =>
+        JudgeOpen(AT, path, flags, mode, "open", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.open(path, flags, mode),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    [UnmanagedCallersOnly(EntryPoint = "open64")]
+    private static int Open64(byte* path, int flags, uint mode) =>
+        JudgeOpen(AT, path, flags, mode, "open64", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.open64(path, flags, mode),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    [UnmanagedCallersOnly(EntryPoint = "openat")]
+    private static int Openat(int dirfd, byte* path, int flags, uint mode) =>
+        JudgeOpen(dirfd, path, flags, mode, "openat", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.openat(dirfd, path, flags, mode),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    [UnmanagedCallersOnly(EntryPoint = "openat64")]
+    private static int Openat64(int dirfd, byte* path, int flags, uint mode) =>
+        JudgeOpen(dirfd, path, flags, mode, "openat64", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.openat64(dirfd, path, flags, mode),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    // The _FORTIFY_SOURCE forms: glibc aborts them when O_CREAT/O_TMPFILE come without a mode, so those go straight through.
+    [UnmanagedCallersOnly(EntryPoint = "__open_2")]
+    private static int Open2(byte* path, int flags) =>
+        (flags & (O_CREAT | O_TMPFILE_BIT)) != 0 ? Real.__open_2(path, flags) :
+        JudgeOpen(AT, path, flags, 0, "__open_2", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.__open_2(path, flags),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    [UnmanagedCallersOnly(EntryPoint = "__open64_2")]
+    private static int Open64_2(byte* path, int flags) =>
+        (flags & (O_CREAT | O_TMPFILE_BIT)) != 0 ? Real.__open64_2(path, flags) :
+        JudgeOpen(AT, path, flags, 0, "__open64_2", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.__open64_2(path, flags),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    [UnmanagedCallersOnly(EntryPoint = "__openat_2")]
+    private static int Openat2(int dirfd, byte* path, int flags) =>
+        (flags & (O_CREAT | O_TMPFILE_BIT)) != 0 ? Real.__openat_2(dirfd, path, flags) :
+        JudgeOpen(dirfd, path, flags, 0, "__openat_2", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.__openat_2(dirfd, path, flags),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    [UnmanagedCallersOnly(EntryPoint = "__openat64_2")]
+    private static int Openat64_2(int dirfd, byte* path, int flags) =>
+        (flags & (O_CREAT | O_TMPFILE_BIT)) != 0 ? Real.__openat64_2(dirfd, path, flags) :
+        JudgeOpen(dirfd, path, flags, 0, "__openat64_2", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.__openat64_2(dirfd, path, flags),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    [UnmanagedCallersOnly(EntryPoint = "creat")]
+    private static int Creat(byte* path, uint mode) =>
+        JudgeOpen(AT, path, O_CREAT | O_WRONLY | O_TRUNC, mode, "creat", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.creat(path, mode),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    [UnmanagedCallersOnly(EntryPoint = "creat64")]
+    private static int Creat64(byte* path, uint mode) =>
+        JudgeOpen(AT, path, O_CREAT | O_WRONLY | O_TRUNC, mode, "creat64", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.creat64(path, mode),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    // ---- stdio and directory streams (glibc opens these internally, past the public open) ----
+
+    [UnmanagedCallersOnly(EntryPoint = "fopen")]
+    private static nint Fopen(byte* path, byte* mode) => Judge(AT, path, true, "fopen") ? Real.fopen(path, mode) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "fopen64")]
+    private static nint Fopen64(byte* path, byte* mode) => Judge(AT, path, true, "fopen64") ? Real.fopen64(path, mode) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "freopen")]
+    private static nint Freopen(byte* path, byte* mode, nint stream) =>
+        Judge(AT, path, true, "freopen") ? Real.freopen(path, mode, stream) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "freopen64")]
+    private static nint Freopen64(byte* path, byte* mode, nint stream) =>
+        Judge(AT, path, true, "freopen64") ? Real.freopen64(path, mode, stream) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "opendir")]
+    private static nint Opendir(byte* path) => Judge(AT, path, true, "opendir") ? Real.opendir(path) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "scandir")]
+    private static int Scandir(byte* path, nint list, nint filter, nint compare) =>
+        Judge(AT, path, true, "scandir") ? Real.scandir(path, list, filter, compare) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "scandir64")]
+    private static int Scandir64(byte* path, nint list, nint filter, nint compare) =>
+        Judge(AT, path, true, "scandir64") ? Real.scandir64(path, list, filter, compare) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "scandirat")]
+    private static int Scandirat(int dirfd, byte* path, nint list, nint filter, nint compare) =>
+        Judge(dirfd, path, true, "scandirat") ? Real.scandirat(dirfd, path, list, filter, compare) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "scandirat64")]
+    private static int Scandirat64(int dirfd, byte* path, nint list, nint filter, nint compare) =>
+        Judge(dirfd, path, true, "scandirat64") ? Real.scandirat64(dirfd, path, list, filter, compare) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "ftw")]
+    private static int Ftw(byte* path, nint fn, int depth) => Judge(AT, path, true, "ftw") ? Real.ftw(path, fn, depth) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "ftw64")]
+    private static int Ftw64(byte* path, nint fn, int depth) => Judge(AT, path, true, "ftw64") ? Real.ftw64(path, fn, depth) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "nftw")]
+    private static int Nftw(byte* path, nint fn, int depth, int flags) =>
+        Judge(AT, path, true, "nftw") ? Real.nftw(path, fn, depth, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "nftw64")]
+    private static int Nftw64(byte* path, nint fn, int depth, int flags) =>
+        Judge(AT, path, true, "nftw64") ? Real.nftw64(path, fn, depth, flags) : -1;
+
+    // ---- create, remove ----
+
+    [UnmanagedCallersOnly(EntryPoint = "mkdir")]
+    private static int Mkdir(byte* path, uint mode) => Judge(AT, path, false, "mkdir") ? Real.mkdir(path, mode) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkdirat")]
+    private static int Mkdirat(int dirfd, byte* path, uint mode) =>
+        Judge(dirfd, path, false, "mkdirat") ? Real.mkdirat(dirfd, path, mode) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkfifo")]
+    private static int Mkfifo(byte* path, uint mode) => Judge(AT, path, false, "mkfifo") ? Real.mkfifo(path, mode) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkfifoat")]
+    private static int Mkfifoat(int dirfd, byte* path, uint mode) =>
+        Judge(dirfd, path, false, "mkfifoat") ? Real.mkfifoat(dirfd, path, mode) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mknod")]
+    private static int Mknod(byte* path, uint mode, ulong dev) => Judge(AT, path, false, "mknod") ? Real.mknod(path, mode, dev) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mknodat")]
+    private static int Mknodat(int dirfd, byte* path, uint mode, ulong dev) =>
+        Judge(dirfd, path, false, "mknodat") ? Real.mknodat(dirfd, path, mode, dev) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "rmdir")]
+    private static int Rmdir(byte* path) => Judge(AT, path, false, "rmdir") ? Real.rmdir(path) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "unlink")]
+    private static int Unlink(byte* path) => Judge(AT, path, false, "unlink") ? Real.unlink(path) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "unlinkat")]
+    private static int Unlinkat(int dirfd, byte* path, int flags) =>
+        Judge(dirfd, path, false, "unlinkat") ? Real.unlinkat(dirfd, path, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "remove")]
+    private static int Remove(byte* path) => Judge(AT, path, false, "remove") ? Real.remove(path) : -1;
+
+    // ---- rename and link: both names are judged; a rename may move the working directory ----
+
+    [UnmanagedCallersOnly(EntryPoint = "rename")]
+    private static int Rename(byte* from, byte* to)
+    {
+        if (!Judge(AT, from, false, "rename") || !Judge(AT, to, false, "rename")) return -1;
+        int result = Real.rename(from, to);
+        TargetResolver.ForgetWorkingDirectory();
+        return result;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "renameat")]
+    private static int Renameat(int fromDir, byte* from, int toDir, byte* to)
+    {
+        if (!Judge(fromDir, from, false, "renameat") || !Judge(toDir, to, false, "renameat")) return -1;
+        int result = Real.renameat(fromDir, from, toDir, to);
+        TargetResolver.ForgetWorkingDirectory();
+        return result;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "renameat2")]
+    private static int Renameat2(int fromDir, byte* from, int toDir, byte* to, uint flags)
+    {
+        if (!Judge(fromDir, from, false, "renameat2") || !Judge(toDir, to, false, "renameat2")) return -1;
+        int result = Real.renameat2(fromDir, from, toDir, to, flags);
+        TargetResolver.ForgetWorkingDirectory();
+        return result;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "link")]
+    private static int Link(byte* from, byte* to) =>
+        Judge(AT, from, false, "link") && Judge(AT, to, false, "link") ? Real.link(from, to) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "linkat")]
+    private static int Linkat(int fromDir, byte* from, int toDir, byte* to, int flags) =>
+        JudgeAt(fromDir, from, (flags & AT_SYMLINK_FOLLOW) != 0 ? flags & ~0x100 : flags | 0x100, "linkat") &&
+        Judge(toDir, to, false, "linkat") ? Real.linkat(fromDir, from, toDir, to, flags) : -1;
+
+    // the link's own name is judged; where it points is judged when something follows it
+    [UnmanagedCallersOnly(EntryPoint = "symlink")]
+    private static int Symlink(byte* target, byte* linkPath) =>
+        Judge(AT, linkPath, false, "symlink") ? Real.symlink(target, linkPath) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "symlinkat")]
+    private static int Symlinkat(byte* target, int dirfd, byte* linkPath) =>
+        Judge(dirfd, linkPath, false, "symlinkat") ? Real.symlinkat(target, dirfd, linkPath) : -1;
+
+    // ---- truncate and metadata ----
+
+    [UnmanagedCallersOnly(EntryPoint = "truncate")]
+    private static int Truncate(byte* path, long length) => Judge(AT, path, true, "truncate") ? Real.truncate(path, length) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "truncate64")]
+    private static int Truncate64(byte* path, long length) => Judge(AT, path, true, "truncate64") ? Real.truncate64(path, length) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "chmod")]
+    private static int Chmod(byte* path, uint mode) => Judge(AT, path, true, "chmod") ? Real.chmod(path, mode) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "lchmod")]
+    private static int Lchmod(byte* path, uint mode) => Judge(AT, path, false, "lchmod") ? Real.lchmod(path, mode) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "fchmodat")]
+    private static int Fchmodat(int dirfd, byte* path, uint mode, int flags) =>
+        JudgeAt(dirfd, path, flags, "fchmodat") ? Real.fchmodat(dirfd, path, mode, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "chown")]
+    private static int Chown(byte* path, uint uid, uint gid) => Judge(AT, path, true, "chown") ? Real.chown(path, uid, gid) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "lchown")]
+    private static int Lchown(byte* path, uint uid, uint gid) => Judge(AT, path, false, "lchown") ? Real.lchown(path, uid, gid) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "fchownat")]
+    private static int Fchownat(int dirfd, byte* path, uint uid, uint gid, int flags) =>
+        JudgeAt(dirfd, path, flags, "fchownat") ? Real.fchownat(dirfd, path, uid, gid, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "utime")]
+    private static int Utime(byte* path, nint times) => Judge(AT, path, true, "utime") ? Real.utime(path, times) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "utimes")]
+    private static int Utimes(byte* path, nint times) => Judge(AT, path, true, "utimes") ? Real.utimes(path, times) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "lutimes")]
+    private static int Lutimes(byte* path, nint times) => Judge(AT, path, false, "lutimes") ? Real.lutimes(path, times) : -1;
+
+    // a NULL path makes utimensat/futimesat act on dirfd itself
+    [UnmanagedCallersOnly(EntryPoint = "utimensat")]
+    private static int Utimensat(int dirfd, byte* path, nint times, int flags) =>
+        (path == null ? JudgeDescriptor(dirfd, "utimensat") : JudgeAt(dirfd, path, flags, "utimensat"))
+            ? Real.utimensat(dirfd, path, times, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "futimesat")]
+    private static int Futimesat(int dirfd, byte* path, nint times) =>
+        (path == null ? JudgeDescriptor(dirfd, "futimesat") : Judge(dirfd, path, true, "futimesat"))
+            ? Real.futimesat(dirfd, path, times) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "setxattr")]
+    private static int Setxattr(byte* path, byte* name, nint value, nuint size, int flags) =>
+        Judge(AT, path, true, "setxattr") ? Real.setxattr(path, name, value, size, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "lsetxattr")]
+    private static int Lsetxattr(byte* path, byte* name, nint value, nuint size, int flags) =>
+        Judge(AT, path, false, "lsetxattr") ? Real.lsetxattr(path, name, value, size, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "removexattr")]
+    private static int Removexattr(byte* path, byte* name) =>
+        Judge(AT, path, true, "removexattr") ? Real.removexattr(path, name) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "lremovexattr")]
+    private static int Lremovexattr(byte* path, byte* name) =>
+        Judge(AT, path, false, "lremovexattr") ? Real.lremovexattr(path, name) : -1;
+
+    // ---- temporary-file helpers: the template names the file to create ----
+
+    [UnmanagedCallersOnly(EntryPoint = "mkstemp")]
+    private static int Mkstemp(byte* template) => Judge(AT, template, false, "mkstemp") ? Real.mkstemp(template) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkstemp64")]
+    private static int Mkstemp64(byte* template) => Judge(AT, template, false, "mkstemp64") ? Real.mkstemp64(template) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkostemp")]
+    private static int Mkostemp(byte* template, int flags) =>
+        Judge(AT, template, false, "mkostemp") ? Real.mkostemp(template, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkostemp64")]
+    private static int Mkostemp64(byte* template, int flags) =>
+        Judge(AT, template, false, "mkostemp64") ? Real.mkostemp64(template, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkstemps")]
+    private static int Mkstemps(byte* template, int suffixLength) =>
+        Judge(AT, template, false, "mkstemps") ? Real.mkstemps(template, suffixLength) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkstemps64")]
+    private static int Mkstemps64(byte* template, int suffixLength) =>
+        Judge(AT, template, false, "mkstemps64") ? Real.mkstemps64(template, suffixLength) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkostemps")]
+    private static int Mkostemps(byte* template, int suffixLength, int flags) =>
+        Judge(AT, template, false, "mkostemps") ? Real.mkostemps(template, suffixLength, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkostemps64")]
+    private static int Mkostemps64(byte* template, int suffixLength, int flags) =>
+        Judge(AT, template, false, "mkostemps64") ? Real.mkostemps64(template, suffixLength, flags) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "mkdtemp")]
+    private static byte* Mkdtemp(byte* template) => Judge(AT, template, false, "mkdtemp") ? Real.mkdtemp(template) : null;
+
+    [UnmanagedCallersOnly(EntryPoint = "tmpfile")]
+    private static nint Tmpfile() => JudgeTmpfile("tmpfile") ? Real.tmpfile() : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "tmpfile64")]
+    private static nint Tmpfile64() => JudgeTmpfile("tmpfile64") ? Real.tmpfile64() : 0;
+
+    // ---- the working directory, which relative paths are judged against ----
+
+    [UnmanagedCallersOnly(EntryPoint = "chdir")]
+    private static int Chdir(byte* path)
+    {
+        int result = Real.chdir(path);
+        TargetResolver.ForgetWorkingDirectory();
+        return result;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "fchdir")]
+    private static int Fchdir(int fd)
+    {
+        int result = Real.fchdir(fd);
+        TargetResolver.ForgetWorkingDirectory();
+        return result;
+    }
+
+    // ---- containment: a failure inside the library lets the call through and is logged, never thrown into the host ----
+
+    private static bool Judge(int dirfd, byte* path, bool followLast, string function)
+    {
+        try { return Permit(dirfd, path, followLast, function); }
+        catch (Exception e) { return Contained(function, e); }
+    }
+
+    private static bool JudgeAt(int dirfd, byte* path, int atFlags, string function)
+    {
+        try { return PermitAt(dirfd, path, atFlags, function); }
+        catch (Exception e) { return Contained(function, e); }
+    }
+
+    private static bool JudgeDescriptor(int fd, string function)
+    {
+        try { return PermitDescriptor(fd, function); }
+        catch (Exception e) { return Contained(function, e); }
+    }
+
+    private static bool JudgeTmpfile(string function)
+    {
+        try { return PermitTmpfile(function); }
+        catch (Exception e) { return Contained(function, e); }
+    }
+
+    private static OpenOutcome JudgeOpen(int dirfd, byte* path, int flags, uint mode, string function, out int fd)
+    {
+        fd = -1;
+        try { return FileGate.Open(dirfd, path, flags, mode, function, out fd); }
+        catch (Exception e) { Contained(function, e); return OpenOutcome.CallReal; }
+    }
+
+    private static bool Contained(string function, Exception e)
+    {
+        try { Lifecycle.Diagnostics.Error("files", $"the {function} hook failed and let the call through: {e}"); }
+        catch { /* nothing may escape into the host */ }
+        return true;
+    }
+}

@@ -1,0 +1,154 @@
+using IronFunction.Native;
+using IronFunction.Rules;
+
+namespace IronFunction.Hooks;
+
+/// <summary>
+/// Finds the file a path argument designates: lexically (cheap, no system call for absolute
+/// paths) and, when that cannot settle it, by asking the kernel to resolve the parent directory,
+/// which follows symbolic links, "..", dirfd and /proc/self magic links exactly as the call will.
+/// </summary>
+internal static unsafe class TargetResolver
+{
+    public const int PathMax = 4096;
+    /// <summary>Room for a base directory and a path, each up to PATH_MAX.</summary>
+    public const int BufferSize = 2 * PathMax + 16;
+
+    private const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
+    private const int MaxSymlinkHops = 40;
+
+    private static volatile byte[]? s_cwd;
+
+    /// <summary>Length of a path argument, or -1 when libc's own answer should be given (NULL, a bad address, longer than PATH_MAX).</summary>
+    public static int ArgumentLength(byte* path)
+    {
+        // below the lowest mappable page or outside user space: the kernel answers EFAULT
+        if ((nuint)path < 4096 || (nuint)path >= 0x0000_8000_0000_0000) return -1;
+        // libc's strnlen never reads past the terminator's page; a vectorised span search could
+        nint n = Libc.Strnlen(path, PathMax);
+        return n >= PathMax ? -1 : (int)n; // no terminator within PATH_MAX: ENAMETOOLONG from the kernel
+    }
+
+    /// <summary>The working directory changed (or may have been renamed): read it again on next use.</summary>
+    public static void ForgetWorkingDirectory() => s_cwd = null;
+
+    /// <summary>Lexical absolute form of (dirfd, path); -1 when the base directory is unknown.</summary>
+    public static int Lexical(int dirfd, ReadOnlySpan<byte> path, Span<byte> dest)
+    {
+        if (path.Length > 0 && path[0] == (byte)'/') return PathLexer.Normalize(default, path, dest);
+        if (dirfd == Libc.AT_FDCWD)
+        {
+            var cwd = s_cwd ?? ReadWorkingDirectory();
+            return cwd == null ? -1 : PathLexer.Normalize(cwd, path, dest);
+        }
+        Span<byte> dir = stackalloc byte[PathMax];
+        int n = DescriptorPath(dirfd, dir);
+        return n < 0 ? -1 : PathLexer.Normalize(dir[..n], path, dest);
+    }
+
+    /// <summary>
+    /// The real absolute path of (dirfd, path) as the kernel resolves it; the last component is
+    /// followed when it is a symbolic link and <paramref name="followLast"/>. -1 when the parent
+    /// directory does not resolve (then the call itself cannot reach anything through it).
+    /// </summary>
+    public static int Kernel(int dirfd, ReadOnlySpan<byte> path, bool followLast, Span<byte> dest)
+    {
+        Span<byte> current = stackalloc byte[PathMax + 1];
+        Span<byte> parent = stackalloc byte[PathMax + 1];
+        Span<byte> name = stackalloc byte[PathMax + 1];
+        if (path.Length > PathMax) return -1;
+        path.CopyTo(current);
+        int currentLength = path.Length;
+        for (int hop = 0; hop <= MaxSymlinkHops; hop++)
+        {
+            var p = current[..currentLength];
+            // split into the parent (resolved by the kernel) and the last component (judged by name)
+            int end = p.Length;
+            while (end > 1 && p[end - 1] == (byte)'/') end--;
+            int slash = p[..end].LastIndexOf((byte)'/');
+            var last = p[(slash + 1)..end];
+            bool wholeIsDirectory = end == 0 || (slash == 0 && end == 1) ||
+                last.SequenceEqual("."u8) || last.SequenceEqual(".."u8);
+            int parentLength;
+            if (wholeIsDirectory) { p.CopyTo(parent); parentLength = p.Length; last = default; }
+            else if (slash < 0) { parent[0] = (byte)'.'; parentLength = 1; }
+            else if (slash == 0) { parent[0] = (byte)'/'; parentLength = 1; }
+            else { p[..slash].CopyTo(parent); parentLength = slash; }
+            if (parentLength == 0) { parent[0] = (byte)'.'; parentLength = 1; }
+            parent[parentLength] = 0;
+
+            int fd;
+            fixed (byte* pp = parent)
+                fd = Real.openat(dirfd, pp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_RDONLY, 0);
+            if (fd < 0) return -1;
+            try
+            {
+                int n = DescriptorPath(fd, dest);
+                if (n < 0) return -1;
+                if (last.IsEmpty) return n;
+                if (followLast)
+                {
+                    last.CopyTo(name);
+                    name[last.Length] = 0;
+                    nint linkLength;
+                    fixed (byte* np = name)
+                    fixed (byte* cp = current)
+                        linkLength = Libc.Readlinkat(fd, np, cp, PathMax);
+                    if (linkLength > 0 && linkLength < PathMax)
+                    {
+                        // a symbolic link: resolve its target, relative to the link's directory
+                        currentLength = (int)linkLength;
+                        if (current[0] != (byte)'/')
+                        {
+                            if (n + 1 + currentLength > PathMax) return -1;
+                            current[..currentLength].CopyTo(current[(n + 1)..]);
+                            dest[..n].CopyTo(current);
+                            current[n] = (byte)'/';
+                            currentLength += n + 1;
+                        }
+                        dirfd = Libc.AT_FDCWD;
+                        continue;
+                    }
+                }
+                if (n + 1 + last.Length > dest.Length) return -1;
+                if (n > 1) dest[n++] = (byte)'/';
+                last.CopyTo(dest[n..]);
+                return n + last.Length;
+            }
+            finally
+            {
+                Libc.Close(fd);
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>The path a descriptor refers to, from /proc/self/fd.</summary>
+    public static int DescriptorPath(int fd, Span<byte> dest)
+    {
+        Span<byte> link = stackalloc byte[32];
+        "/proc/self/fd/"u8.CopyTo(link);
+        int len = 14;
+        fd.TryFormat(link[len..], out int digits, default, System.Globalization.CultureInfo.InvariantCulture);
+        len += digits;
+        link[len] = 0;
+        fixed (byte* l = link)
+        fixed (byte* d = dest)
+        {
+            nint n = Libc.Readlink(l, d, dest.Length);
+            // pipes, sockets and anonymous files have no path to judge
+            if (n <= 0 || n >= dest.Length || d[0] != (byte)'/') return -1;
+            return (int)n;
+        }
+    }
+
+    private static byte[]? ReadWorkingDirectory()
+    {
+        byte* buffer = stackalloc byte[PathMax];
+        if (Libc.Getcwd(buffer, PathMax) == null) return null;
+        var cwd = new ReadOnlySpan<byte>(buffer, PathMax);
+        var copy = cwd[..cwd.IndexOf((byte)0)].ToArray();
+        s_cwd = copy;
+        return copy;
+    }
+}

@@ -1,0 +1,64 @@
+using IronFunction.Rules;
+using Microsoft.Extensions.Logging;
+using Serilog;
+using Serilog.Extensions.Logging;
+
+namespace IronFunction.Lifecycle;
+
+/// <summary>
+/// The library's own log (not events): Microsoft.Extensions.Logging over a Serilog console sink on
+/// stderr, levels from IRON_LOG in RUST_LOG style. Nothing is built until a message passes its level,
+/// so a quiet process pays nothing for it.
+/// </summary>
+internal static class Diagnostics
+{
+    private static LogLevelSpec s_levels = LogLevelSpec.Parse(null);
+    private static ILoggerFactory? s_factory;
+    private static readonly object s_gate = new();
+
+    public static void Configure(LogLevelSpec levels) => s_levels = levels;
+
+    public static bool IsEnabled(string area, LogLevel level) => level >= s_levels.For(area) && level != LogLevel.None;
+
+    public static void Debug(string area, string message) => Write(area, LogLevel.Debug, message);
+    public static void Info(string area, string message) => Write(area, LogLevel.Information, message);
+    public static void Warn(string area, string message) => Write(area, LogLevel.Warning, message);
+    public static void Error(string area, string message) => Write(area, LogLevel.Error, message);
+
+    public static void Write(string area, LogLevel level, string message)
+    {
+        if (!IsEnabled(area, level)) return;
+        using (Native.ReentrancyGuard.Enter())
+        {
+            try
+            {
+                // a pre-formatted message: braces in paths must not be read as a template
+                Factory().CreateLogger(area).Log(level, default, message, null, static (m, _) => m);
+            }
+            catch
+            {
+                // the log must never be the reason a hooked call fails
+            }
+        }
+    }
+
+    private static ILoggerFactory Factory()
+    {
+        if (s_factory != null) return s_factory;
+        lock (s_gate)
+        {
+            if (s_factory != null) return s_factory;
+            var serilog = new LoggerConfiguration()
+                .MinimumLevel.Verbose()
+                .WriteTo.Console(
+                    outputTemplate: "iron-function {Level:u3} [{SourceContext}] {Message:l}{NewLine}{Exception}",
+                    standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose,
+                    theme: Serilog.Sinks.SystemConsole.Themes.ConsoleTheme.None)
+                .CreateLogger();
+            var filters = new LoggerFilterOptions { MinLevel = s_levels.Default };
+            foreach (var (area, level) in s_levels.Areas) filters.Rules.Add(new LoggerFilterRule(null, area, level, null));
+            s_factory = new LoggerFactory([new SerilogLoggerProvider(serilog, dispose: true)], filters);
+            return s_factory;
+        }
+    }
+}

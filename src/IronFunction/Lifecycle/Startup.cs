@@ -1,0 +1,80 @@
+using System.Runtime.InteropServices;
+using IronFunction.Events;
+using IronFunction.Native;
+using IronFunction.Policy;
+using IronFunction.Rules;
+
+namespace IronFunction.Lifecycle;
+
+/// <summary>
+/// Starts the library once, from the ELF constructor (before main, while the process is still
+/// single-threaded) or from the first hook that runs before it: resolves libc, reads IRON_LOG and
+/// the policy, and fixes the rules. Nothing here can be changed later by the protected code.
+/// </summary>
+internal static class Startup
+{
+    private static readonly object s_gate = new();
+    private static EffectivePolicy? s_policy;
+    private static TmpPathRule s_tmpRule = new(["/tmp"]);
+
+    /// <summary>The policy in force; starts the library if a hook runs before the constructor did.</summary>
+    public static EffectivePolicy Policy => s_policy ?? Start();
+
+    public static TmpPathRule TmpRule => s_tmpRule;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_function_start")]
+    private static void StartFromConstructor()
+    {
+        try { Start(); }
+        catch (Exception e) { Diagnostics.Error("lifecycle", $"start failed: {e}"); }
+    }
+
+    private static EffectivePolicy Start()
+    {
+        lock (s_gate)
+        {
+            if (s_policy != null) return s_policy;
+            using var _ = ReentrancyGuard.Enter();
+            Diagnostics.Configure(LogLevelSpec.Parse(Libc.GetEnv("IRON_LOG")));
+            Real.Resolve();
+
+            EffectivePolicy policy;
+            try
+            {
+                var loaded = PolicyLoader.Load(Libc.GetEnv("IRON_FUNCTION_POLICY"));
+                if (loaded.Problem != null) Diagnostics.Error("policy", loaded.Problem);
+                if (loaded.Warning != null) Diagnostics.Warn("policy", loaded.Warning);
+                policy = loaded.Policy;
+            }
+            catch (Exception e)
+            {
+                // the loader reports its own errors; anything else still must not leave the function open
+                Diagnostics.Error("policy", $"policy error: {e.Message}; enforcing block on all four controls");
+                policy = EffectivePolicy.FailClosed(Libc.GetEnv("IRON_FUNCTION_POLICY"));
+            }
+
+            s_tmpRule = new TmpPathRule(TmpRoots());
+            EventHub.Start(new FunctionInfo());
+            Diagnostics.Debug("policy",
+                $"read_write_tmp={policy.ReadWriteTmp} create_child_process={policy.CreateChildProcess} " +
+                $"outbound_connectivity={policy.OutboundConnectivity} read_handler={policy.ReadHandler} " +
+                $"origin={policy.Origin} source={policy.SourcePath ?? "(none)"}");
+            Diagnostics.Debug("files", $"temporary roots: {string.Join(", ", s_tmpRule.Roots)}");
+            Diagnostics.Debug("lifecycle", "create_child_process, outbound_connectivity and read_handler are parsed but not yet enforced");
+            s_policy = policy;
+            return policy;
+        }
+    }
+
+    /// <summary>/tmp and $TMPDIR, each also as it resolves when it is reached through a link.</summary>
+    private static IEnumerable<string> TmpRoots()
+    {
+        yield return "/tmp";
+        if (Libc.RealPathOf("/tmp") is { } tmp) yield return tmp;
+        if (Libc.GetEnv("TMPDIR") is { Length: > 0 } tmpdir && tmpdir[0] == '/')
+        {
+            yield return tmpdir;
+            if (Libc.RealPathOf(tmpdir) is { } resolved) yield return resolved;
+        }
+    }
+}
