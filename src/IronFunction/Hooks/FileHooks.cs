@@ -18,7 +18,7 @@ internal static unsafe class FileHooks
 
     // ---- open family ----
 
-    [UnmanagedCallersOnly(EntryPoint = "open")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_open")]
     private static int Open(byte* path, int flags, uint mode) =>
         JudgeOpen(AT, path, flags, mode, "open", out int fd) switch
         {
@@ -27,7 +27,7 @@ internal static unsafe class FileHooks
             _ => fd,
         };
 
-    [UnmanagedCallersOnly(EntryPoint = "open64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_open64")]
     private static int Open64(byte* path, int flags, uint mode) =>
         JudgeOpen(AT, path, flags, mode, "open64", out int fd) switch
         {
@@ -36,7 +36,7 @@ internal static unsafe class FileHooks
             _ => fd,
         };
 
-    [UnmanagedCallersOnly(EntryPoint = "openat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_openat")]
     private static int Openat(int dirfd, byte* path, int flags, uint mode) =>
         JudgeOpen(dirfd, path, flags, mode, "openat", out int fd) switch
         {
@@ -45,7 +45,7 @@ internal static unsafe class FileHooks
             _ => fd,
         };
 
-    [UnmanagedCallersOnly(EntryPoint = "openat64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_openat64")]
     private static int Openat64(int dirfd, byte* path, int flags, uint mode) =>
         JudgeOpen(dirfd, path, flags, mode, "openat64", out int fd) switch
         {
@@ -55,7 +55,7 @@ internal static unsafe class FileHooks
         };
 
     // The _FORTIFY_SOURCE forms: glibc aborts them when O_CREAT/O_TMPFILE come without a mode, so those go straight through.
-    [UnmanagedCallersOnly(EntryPoint = "__open_2")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___open_2")]
     private static int Open2(byte* path, int flags) =>
         (flags & (O_CREAT | O_TMPFILE_BIT)) != 0 ? Real.__open_2(path, flags) :
         JudgeOpen(AT, path, flags, 0, "__open_2", out int fd) switch
@@ -65,7 +65,7 @@ internal static unsafe class FileHooks
             _ => fd,
         };
 
-    [UnmanagedCallersOnly(EntryPoint = "__open64_2")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___open64_2")]
     private static int Open64_2(byte* path, int flags) =>
         (flags & (O_CREAT | O_TMPFILE_BIT)) != 0 ? Real.__open64_2(path, flags) :
         JudgeOpen(AT, path, flags, 0, "__open64_2", out int fd) switch
@@ -75,7 +75,7 @@ internal static unsafe class FileHooks
             _ => fd,
         };
 
-    [UnmanagedCallersOnly(EntryPoint = "__openat_2")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___openat_2")]
     private static int Openat2(int dirfd, byte* path, int flags) =>
         (flags & (O_CREAT | O_TMPFILE_BIT)) != 0 ? Real.__openat_2(dirfd, path, flags) :
         JudgeOpen(dirfd, path, flags, 0, "__openat_2", out int fd) switch
@@ -85,7 +85,7 @@ internal static unsafe class FileHooks
             _ => fd,
         };
 
-    [UnmanagedCallersOnly(EntryPoint = "__openat64_2")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___openat64_2")]
     private static int Openat64_2(int dirfd, byte* path, int flags) =>
         (flags & (O_CREAT | O_TMPFILE_BIT)) != 0 ? Real.__openat64_2(dirfd, path, flags) :
         JudgeOpen(dirfd, path, flags, 0, "__openat64_2", out int fd) switch
@@ -95,7 +95,7 @@ internal static unsafe class FileHooks
             _ => fd,
         };
 
-    [UnmanagedCallersOnly(EntryPoint = "creat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_creat")]
     private static int Creat(byte* path, uint mode) =>
         JudgeOpen(AT, path, O_CREAT | O_WRONLY | O_TRUNC, mode, "creat", out int fd) switch
         {
@@ -104,7 +104,7 @@ internal static unsafe class FileHooks
             _ => fd,
         };
 
-    [UnmanagedCallersOnly(EntryPoint = "creat64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_creat64")]
     private static int Creat64(byte* path, uint mode) =>
         JudgeOpen(AT, path, O_CREAT | O_WRONLY | O_TRUNC, mode, "creat64", out int fd) switch
         {
@@ -115,92 +115,92 @@ internal static unsafe class FileHooks
 
     // ---- stdio and directory streams (glibc opens these internally, past the public open) ----
 
-    [UnmanagedCallersOnly(EntryPoint = "fopen")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fopen")]
     private static nint Fopen(byte* path, byte* mode) => Judge(AT, path, true, "fopen") ? Real.fopen(path, mode) : 0;
 
-    [UnmanagedCallersOnly(EntryPoint = "fopen64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fopen64")]
     private static nint Fopen64(byte* path, byte* mode) => Judge(AT, path, true, "fopen64") ? Real.fopen64(path, mode) : 0;
 
-    [UnmanagedCallersOnly(EntryPoint = "freopen")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_freopen")]
     private static nint Freopen(byte* path, byte* mode, nint stream) =>
         Judge(AT, path, true, "freopen") ? Real.freopen(path, mode, stream) : 0;
 
-    [UnmanagedCallersOnly(EntryPoint = "freopen64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_freopen64")]
     private static nint Freopen64(byte* path, byte* mode, nint stream) =>
         Judge(AT, path, true, "freopen64") ? Real.freopen64(path, mode, stream) : 0;
 
-    [UnmanagedCallersOnly(EntryPoint = "opendir")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_opendir")]
     private static nint Opendir(byte* path) => Judge(AT, path, true, "opendir") ? Real.opendir(path) : 0;
 
-    [UnmanagedCallersOnly(EntryPoint = "scandir")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_scandir")]
     private static int Scandir(byte* path, nint list, nint filter, nint compare) =>
         Judge(AT, path, true, "scandir") ? Real.scandir(path, list, filter, compare) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "scandir64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_scandir64")]
     private static int Scandir64(byte* path, nint list, nint filter, nint compare) =>
         Judge(AT, path, true, "scandir64") ? Real.scandir64(path, list, filter, compare) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "scandirat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_scandirat")]
     private static int Scandirat(int dirfd, byte* path, nint list, nint filter, nint compare) =>
         Judge(dirfd, path, true, "scandirat") ? Real.scandirat(dirfd, path, list, filter, compare) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "scandirat64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_scandirat64")]
     private static int Scandirat64(int dirfd, byte* path, nint list, nint filter, nint compare) =>
         Judge(dirfd, path, true, "scandirat64") ? Real.scandirat64(dirfd, path, list, filter, compare) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "ftw")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_ftw")]
     private static int Ftw(byte* path, nint fn, int depth) => Judge(AT, path, true, "ftw") ? Real.ftw(path, fn, depth) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "ftw64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_ftw64")]
     private static int Ftw64(byte* path, nint fn, int depth) => Judge(AT, path, true, "ftw64") ? Real.ftw64(path, fn, depth) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "nftw")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_nftw")]
     private static int Nftw(byte* path, nint fn, int depth, int flags) =>
         Judge(AT, path, true, "nftw") ? Real.nftw(path, fn, depth, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "nftw64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_nftw64")]
     private static int Nftw64(byte* path, nint fn, int depth, int flags) =>
         Judge(AT, path, true, "nftw64") ? Real.nftw64(path, fn, depth, flags) : -1;
 
     // ---- create, remove ----
 
-    [UnmanagedCallersOnly(EntryPoint = "mkdir")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkdir")]
     private static int Mkdir(byte* path, uint mode) => Judge(AT, path, false, "mkdir") ? Real.mkdir(path, mode) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkdirat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkdirat")]
     private static int Mkdirat(int dirfd, byte* path, uint mode) =>
         Judge(dirfd, path, false, "mkdirat") ? Real.mkdirat(dirfd, path, mode) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkfifo")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkfifo")]
     private static int Mkfifo(byte* path, uint mode) => Judge(AT, path, false, "mkfifo") ? Real.mkfifo(path, mode) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkfifoat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkfifoat")]
     private static int Mkfifoat(int dirfd, byte* path, uint mode) =>
         Judge(dirfd, path, false, "mkfifoat") ? Real.mkfifoat(dirfd, path, mode) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mknod")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mknod")]
     private static int Mknod(byte* path, uint mode, ulong dev) => Judge(AT, path, false, "mknod") ? Real.mknod(path, mode, dev) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mknodat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mknodat")]
     private static int Mknodat(int dirfd, byte* path, uint mode, ulong dev) =>
         Judge(dirfd, path, false, "mknodat") ? Real.mknodat(dirfd, path, mode, dev) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "rmdir")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_rmdir")]
     private static int Rmdir(byte* path) => Judge(AT, path, false, "rmdir") ? Real.rmdir(path) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "unlink")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_unlink")]
     private static int Unlink(byte* path) => Judge(AT, path, false, "unlink") ? Real.unlink(path) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "unlinkat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_unlinkat")]
     private static int Unlinkat(int dirfd, byte* path, int flags) =>
         Judge(dirfd, path, false, "unlinkat") ? Real.unlinkat(dirfd, path, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "remove")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_remove")]
     private static int Remove(byte* path) => Judge(AT, path, false, "remove") ? Real.remove(path) : -1;
 
     // ---- rename and link: both names are judged; a rename may move the working directory ----
 
-    [UnmanagedCallersOnly(EntryPoint = "rename")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_rename")]
     private static int Rename(byte* from, byte* to)
     {
         if (!Judge(AT, from, false, "rename") || !Judge(AT, to, false, "rename")) return -1;
@@ -209,7 +209,7 @@ internal static unsafe class FileHooks
         return result;
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "renameat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_renameat")]
     private static int Renameat(int fromDir, byte* from, int toDir, byte* to)
     {
         if (!Judge(fromDir, from, false, "renameat") || !Judge(toDir, to, false, "renameat")) return -1;
@@ -218,7 +218,7 @@ internal static unsafe class FileHooks
         return result;
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "renameat2")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_renameat2")]
     private static int Renameat2(int fromDir, byte* from, int toDir, byte* to, uint flags)
     {
         if (!Judge(fromDir, from, false, "renameat2") || !Judge(toDir, to, false, "renameat2")) return -1;
@@ -227,132 +227,132 @@ internal static unsafe class FileHooks
         return result;
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "link")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_link")]
     private static int Link(byte* from, byte* to) =>
         Judge(AT, from, false, "link") && Judge(AT, to, false, "link") ? Real.link(from, to) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "linkat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_linkat")]
     private static int Linkat(int fromDir, byte* from, int toDir, byte* to, int flags) =>
         JudgeAt(fromDir, from, (flags & AT_SYMLINK_FOLLOW) != 0 ? flags & ~0x100 : flags | 0x100, "linkat") &&
         Judge(toDir, to, false, "linkat") ? Real.linkat(fromDir, from, toDir, to, flags) : -1;
 
     // the link's own name is judged; where it points is judged when something follows it
-    [UnmanagedCallersOnly(EntryPoint = "symlink")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_symlink")]
     private static int Symlink(byte* target, byte* linkPath) =>
         Judge(AT, linkPath, false, "symlink") ? Real.symlink(target, linkPath) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "symlinkat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_symlinkat")]
     private static int Symlinkat(byte* target, int dirfd, byte* linkPath) =>
         Judge(dirfd, linkPath, false, "symlinkat") ? Real.symlinkat(target, dirfd, linkPath) : -1;
 
     // ---- truncate and metadata ----
 
-    [UnmanagedCallersOnly(EntryPoint = "truncate")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_truncate")]
     private static int Truncate(byte* path, long length) => Judge(AT, path, true, "truncate") ? Real.truncate(path, length) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "truncate64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_truncate64")]
     private static int Truncate64(byte* path, long length) => Judge(AT, path, true, "truncate64") ? Real.truncate64(path, length) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "chmod")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_chmod")]
     private static int Chmod(byte* path, uint mode) => Judge(AT, path, true, "chmod") ? Real.chmod(path, mode) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "lchmod")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_lchmod")]
     private static int Lchmod(byte* path, uint mode) => Judge(AT, path, false, "lchmod") ? Real.lchmod(path, mode) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "fchmodat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fchmodat")]
     private static int Fchmodat(int dirfd, byte* path, uint mode, int flags) =>
         JudgeAt(dirfd, path, flags, "fchmodat") ? Real.fchmodat(dirfd, path, mode, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "chown")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_chown")]
     private static int Chown(byte* path, uint uid, uint gid) => Judge(AT, path, true, "chown") ? Real.chown(path, uid, gid) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "lchown")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_lchown")]
     private static int Lchown(byte* path, uint uid, uint gid) => Judge(AT, path, false, "lchown") ? Real.lchown(path, uid, gid) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "fchownat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fchownat")]
     private static int Fchownat(int dirfd, byte* path, uint uid, uint gid, int flags) =>
         JudgeAt(dirfd, path, flags, "fchownat") ? Real.fchownat(dirfd, path, uid, gid, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "utime")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_utime")]
     private static int Utime(byte* path, nint times) => Judge(AT, path, true, "utime") ? Real.utime(path, times) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "utimes")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_utimes")]
     private static int Utimes(byte* path, nint times) => Judge(AT, path, true, "utimes") ? Real.utimes(path, times) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "lutimes")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_lutimes")]
     private static int Lutimes(byte* path, nint times) => Judge(AT, path, false, "lutimes") ? Real.lutimes(path, times) : -1;
 
     // a NULL path makes utimensat/futimesat act on dirfd itself
-    [UnmanagedCallersOnly(EntryPoint = "utimensat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_utimensat")]
     private static int Utimensat(int dirfd, byte* path, nint times, int flags) =>
         (path == null ? JudgeDescriptor(dirfd, "utimensat") : JudgeAt(dirfd, path, flags, "utimensat"))
             ? Real.utimensat(dirfd, path, times, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "futimesat")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_futimesat")]
     private static int Futimesat(int dirfd, byte* path, nint times) =>
         (path == null ? JudgeDescriptor(dirfd, "futimesat") : Judge(dirfd, path, true, "futimesat"))
             ? Real.futimesat(dirfd, path, times) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "setxattr")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_setxattr")]
     private static int Setxattr(byte* path, byte* name, nint value, nuint size, int flags) =>
         Judge(AT, path, true, "setxattr") ? Real.setxattr(path, name, value, size, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "lsetxattr")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_lsetxattr")]
     private static int Lsetxattr(byte* path, byte* name, nint value, nuint size, int flags) =>
         Judge(AT, path, false, "lsetxattr") ? Real.lsetxattr(path, name, value, size, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "removexattr")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_removexattr")]
     private static int Removexattr(byte* path, byte* name) =>
         Judge(AT, path, true, "removexattr") ? Real.removexattr(path, name) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "lremovexattr")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_lremovexattr")]
     private static int Lremovexattr(byte* path, byte* name) =>
         Judge(AT, path, false, "lremovexattr") ? Real.lremovexattr(path, name) : -1;
 
     // ---- temporary-file helpers: the template names the file to create ----
 
-    [UnmanagedCallersOnly(EntryPoint = "mkstemp")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkstemp")]
     private static int Mkstemp(byte* template) => Judge(AT, template, false, "mkstemp") ? Real.mkstemp(template) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkstemp64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkstemp64")]
     private static int Mkstemp64(byte* template) => Judge(AT, template, false, "mkstemp64") ? Real.mkstemp64(template) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkostemp")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkostemp")]
     private static int Mkostemp(byte* template, int flags) =>
         Judge(AT, template, false, "mkostemp") ? Real.mkostemp(template, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkostemp64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkostemp64")]
     private static int Mkostemp64(byte* template, int flags) =>
         Judge(AT, template, false, "mkostemp64") ? Real.mkostemp64(template, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkstemps")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkstemps")]
     private static int Mkstemps(byte* template, int suffixLength) =>
         Judge(AT, template, false, "mkstemps") ? Real.mkstemps(template, suffixLength) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkstemps64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkstemps64")]
     private static int Mkstemps64(byte* template, int suffixLength) =>
         Judge(AT, template, false, "mkstemps64") ? Real.mkstemps64(template, suffixLength) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkostemps")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkostemps")]
     private static int Mkostemps(byte* template, int suffixLength, int flags) =>
         Judge(AT, template, false, "mkostemps") ? Real.mkostemps(template, suffixLength, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkostemps64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkostemps64")]
     private static int Mkostemps64(byte* template, int suffixLength, int flags) =>
         Judge(AT, template, false, "mkostemps64") ? Real.mkostemps64(template, suffixLength, flags) : -1;
 
-    [UnmanagedCallersOnly(EntryPoint = "mkdtemp")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkdtemp")]
     private static byte* Mkdtemp(byte* template) => Judge(AT, template, false, "mkdtemp") ? Real.mkdtemp(template) : null;
 
-    [UnmanagedCallersOnly(EntryPoint = "tmpfile")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_tmpfile")]
     private static nint Tmpfile() => JudgeTmpfile("tmpfile") ? Real.tmpfile() : 0;
 
-    [UnmanagedCallersOnly(EntryPoint = "tmpfile64")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_tmpfile64")]
     private static nint Tmpfile64() => JudgeTmpfile("tmpfile64") ? Real.tmpfile64() : 0;
 
     // ---- the working directory, which relative paths are judged against ----
 
-    [UnmanagedCallersOnly(EntryPoint = "chdir")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_chdir")]
     private static int Chdir(byte* path)
     {
         int result = Real.chdir(path);
@@ -360,7 +360,7 @@ internal static unsafe class FileHooks
         return result;
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "fchdir")]
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fchdir")]
     private static int Fchdir(int fd)
     {
         int result = Real.fchdir(fd);

@@ -52,7 +52,7 @@ public sealed record NetworkException(NetworkExceptionKind Kind, string Text, st
         }
 
         // Only digits and dots is meant as an IPv4 address, never as a name.
-        if (!text.AsSpan().ContainsAnyExcept("0123456789."))
+        if (IsNumeric(text))
         {
             if (TryParseIPv4(text, out var v4)) { result = ForAddress(text, v4); return null; }
             return "not a valid IPv4 address (expected four numbers 0-255 without leading zeros)";
@@ -61,12 +61,16 @@ public sealed record NetworkException(NetworkExceptionKind Kind, string Text, st
         bool wildcard = text.StartsWith("*.", StringComparison.Ordinal);
         string name = wildcard ? text[2..] : text;
         if (name.Contains('*')) return "a * is only allowed as the whole first label, as in *.example.com";
+        if (wildcard && IsNumeric(name)) return "a wildcard needs a domain name, not an address";
 
         string? problem = CheckDomain(name, out string domain);
         if (problem is not null) return problem;
         result = new(wildcard ? NetworkExceptionKind.WildcardDomain : NetworkExceptionKind.Domain, text, domain, null, 0);
         return null;
     }
+
+    private static bool IsNumeric(string text) =>
+        text.AsSpan().ContainsAnyInRange('0', '9') && !text.AsSpan().ContainsAnyExcept("0123456789.");
 
     private static NetworkException ForAddress(string text, IPAddress address) =>
         new(NetworkExceptionKind.Address, text, null, address,
@@ -87,7 +91,8 @@ public sealed record NetworkException(NetworkExceptionKind Kind, string Text, st
         int max = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         if (prefix > max) return $"prefix length {prefix} is larger than {max}";
 
-        // ::ffff:a.b.c.d/96+ is an IPv4 block; connections are judged as IPv4, so store it as one.
+        // ::ffff:a.b.c.d/96+ is an IPv4 block; connections are judged as IPv4, so store it as one
+        // (a shorter prefix on a mapped address always has host bits set and is rejected below).
         if (address.IsIPv4MappedToIPv6 && prefix >= 96)
         {
             address = address.MapToIPv4();

@@ -45,7 +45,7 @@ public static class PolicyLoader
     {
         sourceName ??= "<policy>";
         // Utf8JsonReader does not skip a byte order mark; some editors write one.
-        if (utf8Json.StartsWith("\xEF\xBB\xBF"u8)) utf8Json = utf8Json[3..];
+        if (utf8Json.StartsWith("\uFEFF"u8)) utf8Json = utf8Json[3..];
         try
         {
             var policy = new Walker(utf8Json).Run(sourceName);

@@ -40,9 +40,10 @@ public sealed class LogLevelSpec
     {
         var defaultLevel = LogLevel.Warning;
         var areas = new Dictionary<string, LogLevel>(StringComparer.OrdinalIgnoreCase);
-        foreach (var range in (value ?? "").AsSpan().Split(','))
+        string text = value ?? "";
+        foreach (var range in text.AsSpan().Split(','))
         {
-            var entry = (value ?? "").AsSpan(range).Trim();
+            var entry = text.AsSpan(range).Trim();
             if (entry.IsEmpty) continue;
             int equals = entry.IndexOf('=');
             if (equals < 0)

@@ -1,0 +1,81 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+
+namespace IronFunction.Tests.EndToEnd;
+
+/// <summary>
+/// The hooked symbols are named in one list (Hooks/HookedSymbols.txt): every name has a managed hook
+/// (iron_hook_&lt;name&gt;), and the built library exports exactly these names, unversioned, so that
+/// they interpose libc.
+/// </summary>
+public class ExportsTests
+{
+    private static readonly string[] Listed = File.ReadAllLines(
+            Path.Combine(Machine.RepoRoot, "src", "IronFunction", "Hooks", "HookedSymbols.txt"))
+        .Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+
+    /// <summary>Managed entry points that are the library's own, not libc interceptors.</summary>
+    private static readonly string[] OwnEntryPoints = ["iron_function_start"];
+
+    [Fact]
+    public void The_list_has_no_duplicates()
+    {
+        Assert.Equal(Listed.Length, Listed.Distinct().Count());
+    }
+
+    [Fact]
+    public void Every_listed_symbol_has_a_managed_hook_and_every_hook_is_listed()
+    {
+        var assembly = typeof(IronFunction.Rules.PathLexer).Assembly;
+        var entryPoints = assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public))
+            .Select(m => m.GetCustomAttribute<UnmanagedCallersOnlyAttribute>()?.EntryPoint)
+            .OfType<string>()
+            .Except(OwnEntryPoints)
+            .Order()
+            .ToArray();
+        Assert.Equal(Listed.Select(s => "iron_hook_" + s).Order().ToArray(), entryPoints);
+    }
+
+    [Fact]
+    public void The_built_library_exports_exactly_the_list_unversioned()
+    {
+        var nm = Preloaded.RunPlain("nm", ["-D", "--defined-only", Machine.Library]);
+        Assert.Equal(0, nm.ExitCode);
+        var exported = nm.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length == 3 && f[1] == "T")
+            .Select(f => f[2])
+            .ToArray();
+        // a versioned export (open@@V1.0) does not interpose libc's open
+        Assert.DoesNotContain(exported, s => s.Contains('@'));
+        Assert.Equal(Listed.Order().ToArray(), exported.Order().ToArray());
+    }
+
+    [Fact]
+    public void The_library_needs_no_glibc_newer_than_2_34()
+    {
+        var objdump = Preloaded.RunPlain("objdump", ["-T", Machine.Library]);
+        Assert.Equal(0, objdump.ExitCode);
+        var newest = Regex.Matches(objdump.Stdout, @"GLIBC_(\d+)\.(\d+)")
+            .Select(m => new Version(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)))
+            .Max();
+        Assert.NotNull(newest);
+        Assert.True(newest <= new Version(2, 34), $"needs GLIBC_{newest}");
+    }
+
+    [Fact]
+    public void Hooks_really_interpose_in_a_plain_program()
+    {
+        // cat's own open of a /tmp file is denied only if the export interposes libc's open
+        using var box = new Sandbox();
+        var file = Path.Combine(box.TmpDir, "seen");
+        File.WriteAllText(file, "secret");
+        var run = Preloaded.Run("/bin/cat", [file], box.Policy("""{"read_write_tmp":"block"}"""));
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("Permission denied", run.Stderr);
+        Assert.DoesNotContain("secret", run.Stdout);
+        Assert.Single(run.Events);
+    }
+}
