@@ -125,5 +125,5 @@ public class LogLevelSpecTests
                 if (level < lowest) lowest = level;
             }
             Assert.Equal(lowest, spec.Lowest);
-        }, iter: 5_000);
+        }, iter: 2_000);
 }
