@@ -34,7 +34,8 @@ internal static unsafe class FileGate
         var action = Startup.Policy.ReadWriteTmp;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
         int length = TargetResolver.ArgumentLength(path);
-        if (length < 0) return true;
+        // NULL, bad, over-long or empty: the call itself gives libc's answer (EFAULT, ENAMETOOLONG, ENOENT)
+        if (length <= 0) return true;
         var arg = new ReadOnlySpan<byte>(path, length);
         Span<byte> target = stackalloc byte[TargetResolver.BufferSize];
         int n = TargetResolver.Lexical(dirfd, arg, target);
@@ -76,7 +77,7 @@ internal static unsafe class FileGate
         var action = Startup.Policy.ReadWriteTmp;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active) return OpenOutcome.CallReal;
         int length = TargetResolver.ArgumentLength(path);
-        if (length < 0) return OpenOutcome.CallReal;
+        if (length <= 0) return OpenOutcome.CallReal;
         var arg = new ReadOnlySpan<byte>(path, length);
         Span<byte> target = stackalloc byte[TargetResolver.BufferSize];
         int n = TargetResolver.Lexical(dirfd, arg, target);

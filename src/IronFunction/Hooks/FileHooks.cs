@@ -368,37 +368,53 @@ internal static unsafe class FileHooks
         return result;
     }
 
-    // ---- containment: a failure inside the library lets the call through and is logged, never thrown into the host ----
+    // ---- containment: a failure inside the library lets the call through and is logged, never thrown
+    // into the host; a call let through sees the errno it came with, whatever resolving the path did to it.
 
     private static bool Judge(int dirfd, byte* path, bool followLast, string function)
     {
-        try { return Permit(dirfd, path, followLast, function); }
-        catch (Exception e) { return Contained(function, e); }
+        int errno = Errno.Value;
+        try { return Restored(Permit(dirfd, path, followLast, function), errno); }
+        catch (Exception e) { return Restored(Contained(function, e), errno); }
     }
 
     private static bool JudgeAt(int dirfd, byte* path, int atFlags, string function)
     {
-        try { return PermitAt(dirfd, path, atFlags, function); }
-        catch (Exception e) { return Contained(function, e); }
+        int errno = Errno.Value;
+        try { return Restored(PermitAt(dirfd, path, atFlags, function), errno); }
+        catch (Exception e) { return Restored(Contained(function, e), errno); }
     }
 
     private static bool JudgeDescriptor(int fd, string function)
     {
-        try { return PermitDescriptor(fd, function); }
-        catch (Exception e) { return Contained(function, e); }
+        int errno = Errno.Value;
+        try { return Restored(PermitDescriptor(fd, function), errno); }
+        catch (Exception e) { return Restored(Contained(function, e), errno); }
     }
 
     private static bool JudgeTmpfile(string function)
     {
-        try { return PermitTmpfile(function); }
-        catch (Exception e) { return Contained(function, e); }
+        int errno = Errno.Value;
+        try { return Restored(PermitTmpfile(function), errno); }
+        catch (Exception e) { return Restored(Contained(function, e), errno); }
     }
 
+    private static bool Restored(bool permitted, int errno)
+    {
+        if (permitted) Errno.Value = errno;
+        return permitted;
+    }
+
+    /// <summary>Completed means the open was done (openat2) and its own errno stands.</summary>
     private static OpenOutcome JudgeOpen(int dirfd, byte* path, int flags, uint mode, string function, out int fd)
     {
+        int errno = Errno.Value;
         fd = -1;
-        try { return FileGate.Open(dirfd, path, flags, mode, function, out fd); }
-        catch (Exception e) { Contained(function, e); return OpenOutcome.CallReal; }
+        OpenOutcome outcome;
+        try { outcome = FileGate.Open(dirfd, path, flags, mode, function, out fd); }
+        catch (Exception e) { Contained(function, e); outcome = OpenOutcome.CallReal; }
+        if (outcome == OpenOutcome.CallReal) Errno.Value = errno;
+        return outcome;
     }
 
     private static bool Contained(string function, Exception e)

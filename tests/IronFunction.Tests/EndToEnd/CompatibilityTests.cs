@@ -1,0 +1,125 @@
+using System.Text.RegularExpressions;
+
+namespace IronFunction.Tests.EndToEnd;
+
+// SPEC §7: "With every control allow, real programs and their own test suites run as without the library."
+// The real program here is CPython, whose regression tests ship with the machine's Python (Lib/test): its
+// own tests of os, subprocess, tempfile, shutil and posix run under the preload. Without the library these
+// pass on this machine in about 35 s ("== Tests result: SUCCESS ==" and "Result: SUCCESS" on stdout).
+
+public class CompatibilityTests
+{
+    private const string EveryControlAllow =
+        """{"read_write_tmp":"allow","create_child_process":"allow","outbound_connectivity":"allow","read_handler":"allow"}""";
+
+    private static readonly string[] Suite = ["test_os", "test_subprocess", "test_tempfile", "test_shutil", "test_posix"];
+
+    /// <summary>
+    /// The three regression tests that fail under the library because of the descriptor it keeps open
+    /// (see the skipped descriptor test below): test_subprocess's test_pass_fds_redirected compares the
+    /// child's open descriptors with exactly {0, 1, 2} and the passed ones; test_posix's
+    /// TestPosixSpawn(P).test_close_file starts a child with fd 0 closed and expects os.fstat(0) to fail.
+    /// </summary>
+    private static readonly string[] CasesHitByTheDescriptorBug =
+        ["*.test_pass_fds_redirected", "*.TestPosixSpawn.test_close_file", "*.TestPosixSpawnP.test_close_file"];
+
+    private const string DescriptorBug =
+        "library bug (reported): the library keeps /dev/urandom open (O_CLOEXEC) on the lowest free descriptor in every process " +
+        "it is loaded into (opened at start, right after the policy file is read): an extra fd 3 shows in the process, and when the " +
+        "process starts with fd 0 closed, fd 0 becomes /dev/urandom; test_subprocess.test_pass_fds_redirected and " +
+        "test_posix.TestPosixSpawn(P).test_close_file fail";
+
+    private static RunResult RunRegrtest(Sandbox box, string policyJson, IEnumerable<string> args) =>
+        Preloaded.Run(Machine.Python.Value, ["-m", "test", .. args], box.Policy(policyJson), cwd: box.Dir, timeoutSeconds: 600);
+
+    private static void AssertSuitePassed(RunResult run)
+    {
+        Assert.True(run.ExitCode == 0, $"the regression tests failed:\n{run}");
+        Assert.Contains("== Tests result: SUCCESS ==", run.Stdout);
+        Assert.Matches(new Regex(@"^Result: SUCCESS$", RegexOptions.Multiline), run.Stdout);
+        Assert.DoesNotContain("FAILURE", run.Stdout);
+    }
+
+    /// <summary>No line of the library's own log, on stderr nor on stdout (regrtest's workers' output is relayed there).</summary>
+    private static void AssertNoLibraryLines(RunResult run)
+    {
+        Assert.Empty(run.Diagnostics);
+        Assert.DoesNotMatch(new Regex(@"^iron-function", RegexOptions.Multiline), run.Stdout);
+        Assert.DoesNotMatch(new Regex(@"^iron-function", RegexOptions.Multiline), run.Stderr);
+    }
+
+    [Fact(Skip = DescriptorBug)]
+    public void CPython_regression_tests_pass_under_the_library_with_every_control_allow()
+    {
+        using var box = new Sandbox();
+        var run = RunRegrtest(box, EveryControlAllow, [.. Suite, "-j2"]);
+        AssertSuitePassed(run);
+        AssertNoLibraryLines(run);
+        Assert.Empty(run.Events);
+    }
+
+    /// <summary>
+    /// The same suite without the three cases of the reported descriptor bug, so that the other 1,075 keep
+    /// guarding compatibility while the full run above is skipped. Remove it when the bug is fixed.
+    /// </summary>
+    [Fact]
+    public void CPython_regression_tests_pass_under_the_library_with_every_control_allow_apart_from_the_descriptor_bug_cases()
+    {
+        using var box = new Sandbox();
+        var run = RunRegrtest(box, EveryControlAllow,
+            [.. Suite, "-j2", .. CasesHitByTheDescriptorBug.SelectMany(c => new[] { "-i", c })]);
+        AssertSuitePassed(run);
+        Assert.Contains("(filtered)", run.Stdout); // exactly the listed cases were left out, not whole files
+        Assert.Contains("All 5 tests OK.", run.Stdout);
+        AssertNoLibraryLines(run);
+        Assert.Empty(run.Events);
+    }
+
+    [Fact]
+    public void CPython_test_tempfile_passes_with_read_write_tmp_alert()
+    {
+        // alert must not change behaviour: every /tmp call goes through and is only reported (IRON_LOG is unset)
+        using var box = new Sandbox();
+        var run = RunRegrtest(box, """{"read_write_tmp":"alert"}""", ["test_tempfile"]);
+        AssertSuitePassed(run);
+        AssertNoLibraryLines(run);
+        Assert.NotEmpty(run.Events);
+        foreach (var e in run.Events)
+        {
+            EventAssert.HasSeedSchema(e);
+            Assert.Equal("read_write_tmp", e.Str("event_type"));
+            Assert.Equal("alert", e.Str("action"));
+        }
+        Assert.Contains(run.Events, e => e.Str("what").StartsWith("/tmp/", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// The minimal form of the descriptor bug: the process's set of open descriptors is the same with and
+    /// without the library, also when it starts with stdin closed.
+    /// </summary>
+    [Fact(Skip = DescriptorBug)]
+    public void The_library_keeps_no_descriptor_of_its_own_in_the_process()
+    {
+        using var box = new Sandbox();
+        var policy = box.Policy(EveryControlAllow);
+        const string listFds = "import os\nfds = []\nfor fd in range(256):\n    try:\n        os.fstat(fd)\n    except OSError:\n        continue\n    fds.append(str(fd))\nprint(','.join(fds))\n";
+        const string script = """
+            "$PY" -c "$LIST"
+            LD_PRELOAD="$IRON_LIB" IRON_FUNCTION_POLICY="$IRON_POLICY" "$PY" -c "$LIST"
+            exec 0<&-
+            "$PY" -c "$LIST"
+            LD_PRELOAD="$IRON_LIB" IRON_FUNCTION_POLICY="$IRON_POLICY" "$PY" -c "$LIST"
+            """;
+        var run = Preloaded.RunPlain(Machine.Bash.Value, ["-c", script], new Dictionary<string, string?>
+        {
+            ["PY"] = Machine.Python.Value, ["LIST"] = listFds, ["IRON_LIB"] = Machine.Library, ["IRON_POLICY"] = policy,
+        }, box.Dir);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var lines = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, lines.Length);
+        Assert.Equal("0,1,2", lines[0]);
+        Assert.Equal(lines[0], lines[1]); // with the library: "0,1,2,3" (fd 3 is /dev/urandom)
+        Assert.Equal("1,2", lines[2]);
+        Assert.Equal(lines[2], lines[3]); // with the library: "0,1,2" (fd 0 is /dev/urandom)
+    }
+}
