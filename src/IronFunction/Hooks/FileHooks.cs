@@ -8,7 +8,7 @@ namespace IronFunction.Hooks;
 /// Exported interceptors for every libc entry point that opens, creates, reads, writes, lists,
 /// removes, renames, links, truncates or changes the metadata of a file (read_write_tmp).
 /// Each is thin: judge the path argument(s), then call the real function or deny.
-/// The list of symbols is Hooks/HookedSymbols.txt; a test keeps both in step.
+/// Their names are listed in Hooks/files.symbols; a test keeps both in step.
 /// </summary>
 internal static unsafe class FileHooks
 {

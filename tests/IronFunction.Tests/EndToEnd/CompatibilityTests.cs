@@ -48,7 +48,7 @@ public class CompatibilityTests
         Assert.DoesNotMatch(new Regex(@"^iron-function", RegexOptions.Multiline), run.Stderr);
     }
 
-    [Fact(Skip = DescriptorBug)]
+    [Fact]
     public void CPython_regression_tests_pass_under_the_library_with_every_control_allow()
     {
         using var box = new Sandbox();
@@ -97,7 +97,7 @@ public class CompatibilityTests
     /// The minimal form of the descriptor bug: the process's set of open descriptors is the same with and
     /// without the library, also when it starts with stdin closed.
     /// </summary>
-    [Fact(Skip = DescriptorBug)]
+    [Fact]
     public void The_library_keeps_no_descriptor_of_its_own_in_the_process()
     {
         using var box = new Sandbox();

@@ -5,14 +5,15 @@ using System.Text.RegularExpressions;
 namespace IronFunction.Tests.EndToEnd;
 
 /// <summary>
-/// The hooked symbols are named in one list (Hooks/HookedSymbols.txt): every name has a managed hook
+/// The hooked symbols are named in Hooks/&lt;control&gt;.symbols: every name has a managed hook
 /// (iron_hook_&lt;name&gt;), and the built library exports exactly these names, unversioned, so that
 /// they interpose libc.
 /// </summary>
 public class ExportsTests
 {
-    private static readonly string[] Listed = File.ReadAllLines(
-            Path.Combine(Machine.RepoRoot, "src", "IronFunction", "Hooks", "HookedSymbols.txt"))
+    private static readonly string[] Listed = Directory
+        .GetFiles(Path.Combine(Machine.RepoRoot, "src", "IronFunction", "Hooks"), "*.symbols")
+        .SelectMany(File.ReadAllLines)
         .Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
 
     /// <summary>Managed entry points that are the library's own, not libc interceptors.</summary>

@@ -5,7 +5,7 @@ namespace IronFunction.Tests.EndToEnd;
 
 // End-to-end tests of read_write_tmp (SPEC §2, §6, §7) through one C probe, probes/tmp_probe.c, that makes
 // exactly one libc call chosen on its command line and prints "result=<ret> errno=<n>". Every hooked symbol
-// of Hooks/HookedSymbols.txt (chdir/fchdir as working-directory setup) is called by it; fixtures are made
+// of Hooks/files.symbols (chdir/fchdir as working-directory setup) is called by it; fixtures are made
 // by this (unpreloaded) test process or by the probe run without the library.
 
 /// <summary>The probe, its fixtures and the checks shared by the classes below.</summary>
@@ -145,7 +145,7 @@ public sealed record OpCase(string Name, string Kind, string What, string[] Args
 
     private static OpCase C(string name, string kind, string what, params string[] args) => new(name, kind, what, args);
 
-    /// <summary>Every function of HookedSymbols.txt except chdir/fchdir (tracking only, never denied).</summary>
+    /// <summary>Every function of files.symbols except chdir/fchdir (tracking only, never denied).</summary>
     public static readonly OpCase[] All =
     [
         C("open RDONLY existing file", "fd", "{R}/f", "open", "{R}/f"),
@@ -299,7 +299,7 @@ public class TmpCProbeBlockTests
     [Fact]
     public void The_case_table_covers_every_hooked_symbol()
     {
-        var listed = File.ReadAllLines(Path.Combine(Machine.RepoRoot, "src", "IronFunction", "Hooks", "HookedSymbols.txt"))
+        var listed = File.ReadAllLines(Path.Combine(Machine.RepoRoot, "src", "IronFunction", "Hooks", "files.symbols"))
             .Select(l => l.Trim()).Where(l => l.Length > 0).Except(["chdir", "fchdir"]).ToHashSet();
         var called = OpCase.All.Select(c => c.Operation).ToHashSet();
         Assert.Empty(listed.Except(called));
