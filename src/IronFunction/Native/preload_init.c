@@ -1,7 +1,7 @@
 /*
  * The only C in the library: what must run where the NativeAOT runtime cannot.
  *
- * 1. Export trampolines. Each hooked libc name (Hooks/*.symbols) is exported here and
+ * 1. Export trampolines. Each hooked libc name (Hooks/<control>.symbols) is exported here and
  *    jumps to its managed hook (iron_hook_<name>) once the library has started, or straight to
  *    the real libc function before that: other libraries' ELF constructors may run before this
  *    library's, and a managed hook entered before the runtime is set up crashes the process.
@@ -9,12 +9,18 @@
  *    Were those calls to reach a managed hook from a GC thread or during runtime start, the
  *    runtime would re-enter itself; the link maps them (-Wl,--wrap) to __wrap_<name>, which
  *    jumps to the real function.
- * 3. An ELF constructor starts the library while the process is still single-threaded.
+ * 3. The runtime's random bytes come from getrandom(2): its own source opens /dev/urandom and keeps
+ *    that descriptor for the life of the process, which a host program would see (fd 3 taken, or
+ *    a closed stdin silently reopened) — nothing allowed may behave differently.
+ * 4. An ELF constructor starts the library while the process is still single-threaded.
  *
  * Every trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/random.h>
 
 __attribute__((visibility("hidden"))) volatile unsigned char iron_hooks_ready;
 
@@ -55,6 +61,31 @@ __attribute__((visibility("hidden"), used)) void iron_native_resolve(void)
             ".size __wrap_" #name ", .-__wrap_" #name "\n");
 #include "hooked_symbols.h"
 #undef IRON_HOOK
+
+static int32_t iron_random_bytes(uint8_t *buffer, int32_t length, unsigned int flags)
+{
+    int saved = errno;
+    int32_t done = 0;
+    while (done < length) {
+        ssize_t n = getrandom(buffer + done, (size_t)(length - done), flags);
+        if (n > 0) done += (int32_t)n;
+        else if (n < 0 && errno == EINTR) continue;
+        else { errno = saved; return -1; }
+    }
+    errno = saved;
+    return 0;
+}
+
+__attribute__((visibility("hidden"))) int32_t __wrap_minipal_get_cryptographically_secure_random_bytes(uint8_t *buffer, int32_t length)
+{
+    return iron_random_bytes(buffer, length, 0);
+}
+
+__attribute__((visibility("hidden"))) void __wrap_minipal_get_non_cryptographically_secure_random_bytes(uint8_t *buffer, int32_t length)
+{
+    if (iron_random_bytes(buffer, length, GRND_NONBLOCK) != 0)
+        (void)iron_random_bytes(buffer, length, 0);
+}
 
 extern void iron_function_start(void);
 
