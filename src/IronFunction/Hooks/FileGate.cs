@@ -105,6 +105,25 @@ internal static unsafe class FileGate
         return Violation(action, function, target[..n]) ? OpenOutcome.CallReal : OpenOutcome.Denied;
     }
 
+    /// <summary>
+    /// bind() of an AF_UNIX socket to a path creates a socket file there; abstract names (leading NUL)
+    /// and other families touch no file. A bad address is left to the kernel (EFAULT, EINVAL).
+    /// </summary>
+    public static bool PermitSocketPath(byte* address, uint length, string function)
+    {
+        const int AF_UNIX = 1, PathOffset = 2, PathCapacity = 108;
+        if ((nuint)address < 4096 || (nuint)address >= 0x0000_8000_0000_0000 || length <= PathOffset) return true;
+        if (*(ushort*)address != AF_UNIX || address[PathOffset] == 0) return true;
+        int max = (int)Math.Min(length - PathOffset, (uint)PathCapacity);
+        var name = new ReadOnlySpan<byte>(address + PathOffset, max);
+        int end = name.IndexOf((byte)0);
+        if (end >= 0) name = name[..end];
+        byte* path = stackalloc byte[PathCapacity + 1];
+        name.CopyTo(new Span<byte>(path, PathCapacity));
+        path[name.Length] = 0;
+        return Permit(Libc.AT_FDCWD, path, followLast: false, function);
+    }
+
     /// <summary>tmpfile() always creates in /tmp (P_tmpdir).</summary>
     public static bool PermitTmpfile(string function)
     {

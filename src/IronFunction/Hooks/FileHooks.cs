@@ -350,6 +350,12 @@ internal static unsafe class FileHooks
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_tmpfile64")]
     private static nint Tmpfile64() => JudgeTmpfile("tmpfile64") ? Real.tmpfile64() : 0;
 
+    // ---- a Unix socket bound to a path is a file created there ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_bind")]
+    private static int Bind(int fd, byte* address, uint length) =>
+        JudgeSocketPath(address, length, "bind") ? Real.bind(fd, address, length) : -1;
+
     // ---- the working directory, which relative paths are judged against ----
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_chdir")]
@@ -389,6 +395,13 @@ internal static unsafe class FileHooks
     {
         int errno = Errno.Value;
         try { return Restored(PermitDescriptor(fd, function), errno); }
+        catch (Exception e) { return Restored(Contained(function, e), errno); }
+    }
+
+    private static bool JudgeSocketPath(byte* address, uint length, string function)
+    {
+        int errno = Errno.Value;
+        try { return Restored(PermitSocketPath(address, length, function), errno); }
         catch (Exception e) { return Restored(Contained(function, e), errno); }
     }
 

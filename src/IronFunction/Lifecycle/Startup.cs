@@ -54,6 +54,7 @@ internal static class Startup
             }
 
             s_tmpRule = new TmpPathRule(TmpRoots());
+            if (policy.ReadWriteTmp != PolicyAction.Allow) KeepFileCallsOnLibc();
             EventHub.Start(new FunctionInfo());
             Diagnostics.Debug("policy",
                 $"read_write_tmp={policy.ReadWriteTmp.Name()} create_child_process={policy.CreateChildProcess.Name()} " +
@@ -64,6 +65,17 @@ internal static class Startup
             s_policy = policy;
             return policy;
         }
+    }
+
+    /// <summary>
+    /// libuv (Node.js) can submit file operations through io_uring, which never calls libc: it is told
+    /// not to, here, before the program's main can read its environment. Children inherit the setting.
+    /// </summary>
+    private static void KeepFileCallsOnLibc()
+    {
+        if (Libc.GetEnv("UV_USE_IO_URING") == "0") return;
+        Libc.SetEnv("UV_USE_IO_URING", "0");
+        Diagnostics.Debug("files", "UV_USE_IO_URING=0: libuv keeps its file operations on libc");
     }
 
     /// <summary>/tmp and $TMPDIR, each also as it resolves when it is reached through a link.</summary>

@@ -43,6 +43,11 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "free")]
     public static partial void Free(void* pointer);
 
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Setenv(string name, string value, int overwrite);
+
+    public static void SetEnv(string name, string value) => Setenv(name, value, 1);
+
     [LibraryImport("libc", EntryPoint = "getenv")]
     public static partial byte* Getenv(byte* name);
 

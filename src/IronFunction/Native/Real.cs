@@ -50,6 +50,8 @@ internal static unsafe class Real
     public static delegate* unmanaged<nint> tmpfile, tmpfile64;
     // working directory, tracked for relative paths
     public static delegate* unmanaged<int, int> fchdir;
+    // AF_UNIX sockets bound to a path create a file
+    public static delegate* unmanaged<int, byte*, uint, int> bind;
 
     public static void Resolve()
     {
@@ -123,6 +125,7 @@ internal static unsafe class Real
         tmpfile = (delegate* unmanaged<nint>)Sym("tmpfile"u8);
         tmpfile64 = (delegate* unmanaged<nint>)Sym("tmpfile64"u8);
         fchdir = (delegate* unmanaged<int, int>)Sym("fchdir"u8);
+        bind = (delegate* unmanaged<int, byte*, uint, int>)Sym("bind"u8);
     }
 
     private static nint Sym(ReadOnlySpan<byte> name)

@@ -178,6 +178,7 @@ public sealed record OpCase(string Name, string Kind, string What, string[] Args
         C("nftw64", "int", "{R}/d", "nftw64", "{R}/d"),
         C("mkdir", "int", "{R}/nd", "mkdir", "{R}/nd"),
         C("mkdirat", "int", "{R}/nd", "mkdirat", "{R}/nd"),
+        C("bind AF_UNIX socket path", "int", "{R}/sock", "bind", "{R}/sock"),
         C("mkfifo", "int", "{R}/np", "mkfifo", "{R}/np"),
         C("mkfifoat", "int", "{R}/np", "mkfifoat", "{R}/np"),
         C("mknod fifo", "int", "{R}/np", "mknod", "{R}/np"),

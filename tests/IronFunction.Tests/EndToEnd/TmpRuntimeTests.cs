@@ -488,8 +488,7 @@ public class TmpRuntimeTests
     /// bind() of an AF_UNIX socket creates a file (a socket inode) at its path; SPEC §2 covers every entry
     /// point that creates a file under /tmp (mknod/mkfifo, which can make the same kind of inode, are judged).
     /// </summary>
-    [Fact(Skip = "library gap (reported): bind() of an AF_UNIX socket creates a socket file under /tmp without being judged " +
-                 "(bind is not hooked); CoreCLR's /tmp/dotnet-diagnostic-<pid>-*-socket is created this way in block mode and left behind")]
+    [Fact]
     public void Python_block_denies_binding_a_unix_socket_under_tmp()
     {
         using var box = new Sandbox();
@@ -662,15 +661,12 @@ public class TmpRuntimeTests
     }
 
     /// <summary>
-    /// With UV_USE_IO_URING=1 in its environment, libuv submits the asynchronous file operations (openat,
-    /// read, write, rename, ...) to the kernel through io_uring: no libc call is made, so no hook runs.
-    /// Function code can arrange this for a child: child_process.spawn(process.execPath, [...],
-    /// {env: {...process.env, UV_USE_IO_URING: "1"}}) keeps LD_PRELOAD, yet the child's fs.readFile of a
-    /// /tmp file succeeds and nothing is reported.
+    /// With UV_USE_IO_URING=1 in its environment, libuv would submit the asynchronous file operations to the
+    /// kernel through io_uring, where no libc call is made and no hook runs. Function code can arrange this for
+    /// a child (spawn with {env: {...process.env, UV_USE_IO_URING: "1"}}); the library sets it back to 0 at
+    /// start whenever read_write_tmp is not allow.
     /// </summary>
-    [Fact(Skip = "library bypass (reported): with UV_USE_IO_URING=1 Node's asynchronous fs calls (fs.open/writeFile/readFile, " +
-                 "fs.promises.*, createWriteStream) reach /tmp through io_uring, which bypasses libc: they succeed and are not reported " +
-                 "(node v20.20.2, libuv 1.46.0; the default and UV_USE_IO_URING=0 are denied)")]
+    [Fact]
     public void Node_block_denies_async_fs_calls_even_with_io_uring_enabled()
     {
         using var box = new Sandbox();

@@ -35,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -274,6 +276,16 @@ int main(int argc, char **argv)
     else if (IS("nftw64")) { r = nftw64(p, nftw64_cb, 8, FTW_PHYS); if (r == 0) r = count; }
     else if (IS("mkdir")) r = mkdir(p, dmode);
     else if (IS("mkdirat")) r = mkdirat(dirfd_, p, dmode);
+    else if (IS("bind")) {
+        /* an AF_UNIX socket bound to a path creates a socket file there */
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        strncpy(sun.sun_path, p ? p : "", sizeof sun.sun_path - 1);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        r = bind(s, (struct sockaddr *)&sun, sizeof sun);
+        int e = errno;
+        close(s);
+        errno = e;
+    }
     else if (IS("mkfifo")) r = mkfifo(p, fmode_);
     else if (IS("mkfifoat")) r = mkfifoat(dirfd_, p, fmode_);
     else if (IS("mknod")) r = mknod(p, S_IFIFO | fmode_, 0);
