@@ -10,6 +10,12 @@ public static class Machine
 {
     public static readonly string RepoRoot = FindRepoRoot();
 
+    /// <summary>
+    /// Where tests keep their files and run their programs: never under /tmp, which the library protects.
+    /// tests/.work in the repository, unless the clone itself lies under /tmp (then ~/.iron-function-tests).
+    /// </summary>
+    public static readonly string WorkRoot = FindWorkRoot();
+
     /// <summary>dist/lib_iron_function.so, built by ./build.sh before the tests run; missing is a failure, not a skip.</summary>
     public static string Library
     {
@@ -38,6 +44,20 @@ public static class Machine
         throw new InvalidOperationException($"{program} is not on PATH");
     }
 
+    private static string FindWorkRoot()
+    {
+        var root = Environment.GetEnvironmentVariable("IRON_TEST_WORK");
+        if (string.IsNullOrEmpty(root))
+        {
+            bool repoUnderTmp = RepoRoot == "/tmp" || RepoRoot.StartsWith("/tmp/", StringComparison.Ordinal);
+            root = repoUnderTmp
+                ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".iron-function-tests")
+                : Path.Combine(RepoRoot, "tests", ".work");
+        }
+        Directory.CreateDirectory(root);
+        return root;
+    }
+
     private static string FindRepoRoot()
     {
         for (var dir = AppContext.BaseDirectory; dir != null; dir = Path.GetDirectoryName(dir))
@@ -47,7 +67,7 @@ public static class Machine
 }
 
 /// <summary>
-/// A test's own places: a work directory outside /tmp (tests/.work/...) and a fresh directory under
+/// A test's own places: a work directory outside /tmp (under Machine.WorkRoot) and a fresh directory under
 /// /tmp, both made without the library loaded and removed afterwards.
 /// </summary>
 public sealed class Sandbox : IDisposable
@@ -58,7 +78,7 @@ public sealed class Sandbox : IDisposable
     public Sandbox()
     {
         var id = Guid.NewGuid().ToString("N")[..12];
-        Dir = Path.Combine(Machine.RepoRoot, "tests", ".work", id);
+        Dir = Path.Combine(Machine.WorkRoot, id);
         TmpDir = Path.Combine("/tmp", "iron-test-" + id);
         Directory.CreateDirectory(Dir);
         Directory.CreateDirectory(TmpDir);
@@ -119,7 +139,7 @@ public static class Preloaded
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
-            WorkingDirectory = cwd ?? Machine.RepoRoot,
+            WorkingDirectory = cwd ?? Machine.WorkRoot,
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         // the test host's own settings must not leak into the programs under test
@@ -161,7 +181,7 @@ public static class CProbe
     public static string Compile(string name, string source, string extraFlags = "")
     {
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(source + extraFlags)))[..16];
-        var dir = Path.Combine(Machine.RepoRoot, "tests", ".work", "probes");
+        var dir = Path.Combine(Machine.WorkRoot, "probes");
         var exe = Path.Combine(dir, $"{name}-{hash}");
         lock (Gate)
         {
