@@ -125,7 +125,7 @@ internal static unsafe class Real
         fchdir = (delegate* unmanaged<int, int>)Sym("fchdir"u8);
     }
 
-    private static nint Sym(ReadOnlySpan<byte> name)
+    internal static nint Sym(ReadOnlySpan<byte> name)
     {
         Span<byte> z = stackalloc byte[name.Length + 1];
         name.CopyTo(z);
