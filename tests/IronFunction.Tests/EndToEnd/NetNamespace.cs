@@ -16,6 +16,16 @@ public sealed class NamespaceFactAttribute : FactAttribute
     {
         if (!NetNamespace.IsRoot) Skip = NetNamespace.SkipReason;
     }
+
+    /// <summary>A program the test needs besides the namespace: skipped, with the reason, when it is not on PATH.</summary>
+    public string? Program
+    {
+        get => null;
+        init
+        {
+            if (Skip == null && value != null && !RuntimeRuns.OnPath(value)) Skip = $"{value} is not on PATH on this machine";
+        }
+    }
 }
 
 /// <summary>What a run inside the namespace did: the program's result and the servers' log.</summary>
