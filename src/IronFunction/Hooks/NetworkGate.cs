@@ -22,8 +22,12 @@ internal static unsafe class NetworkGate
     private const int LongestName = 4096;        // longer than any name DNS can carry: never allowed
     private const int LongestReportedName = 1024;
     private const int MostRemembered = 1024;     // addresses taken from one lookup's answer
+    private const int MaxDname = 1025;
 
     public enum LookupVerdict : byte { Pass, Remember, Deny }
+
+    /// <summary>Which text a lookup function answers itself, without a resolver.</summary>
+    public enum NumericText : byte { Getaddrinfo, Hostent, None }
 
     private static DestinationRule s_rule = new([]);
     private static ResolvedAddresses s_resolved = new(1);
@@ -174,30 +178,47 @@ internal static unsafe class NetworkGate
     // ---- name lookups ----
 
     /// <summary>getaddrinfo: a NULL node (local addresses) and AI_NUMERICHOST never reach a resolver.</summary>
-    public static LookupVerdict JudgeGetaddrinfo(byte* node, byte* hints, out string? name, out bool allowed)
+    public static LookupVerdict JudgeGetaddrinfo(byte* node, byte* hints, out string? name, out bool allowed, string function = "getaddrinfo")
     {
         name = null;
         allowed = false;
         if (node == null || (Readable(hints) && (*(int*)hints & AI_NUMERICHOST) != 0)) return LookupVerdict.Pass;
-        return JudgeLookup(node, false, "getaddrinfo", out name, out allowed);
+        return JudgeLookup(node, NumericText.Getaddrinfo, function, out name, out allowed);
     }
 
     /// <summary>
     /// A name about to be looked up. Pass: nothing to judge (numeric text, empty, allow mode); Remember:
     /// look it up and remember the answer under <paramref name="name"/>; Deny: reported, fail the lookup.
     /// </summary>
-    public static LookupVerdict JudgeLookup(byte* host, bool hostentRules, string function, out string? name, out bool allowed)
+    public static LookupVerdict JudgeLookup(byte* host, bool hostentRules, string function, out string? name, out bool allowed) =>
+        JudgeLookup(host, hostentRules ? NumericText.Hostent : NumericText.Getaddrinfo, function, out name, out allowed);
+
+    public static LookupVerdict JudgeLookup(byte* host, NumericText numeric, string function, out string? name, out bool allowed)
     {
         name = null;
         allowed = false;
         var action = Startup.Policy.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(host)) return LookupVerdict.Pass;
         int length = (int)Libc.Strnlen(host, LongestName + 1);
-        var text = new ReadOnlySpan<byte>(host, length);
+        return JudgeName(action, new ReadOnlySpan<byte>(host, length), numeric, function, out name, out allowed);
+    }
+
+    /// <summary>The same for a name already in hand (res_querydomain's joined name, a DNS query's question).</summary>
+    public static LookupVerdict JudgeName(PolicyAction action, ReadOnlySpan<byte> text, NumericText numeric, string function,
+        out string? name, out bool allowed)
+    {
+        name = null;
+        allowed = false;
+        int length = text.Length;
         // an empty name or the root carries nothing out
         if (length == 0 || (length == 1 && text[0] == (byte)'.')) return LookupVerdict.Pass;
         bool fits = length <= LongestName;
-        if (fits && (hostentRules ? NumericHost.IsNumericForGethostbyname(text) : NumericHost.IsNumericForGetaddrinfo(text)))
+        if (fits && numeric switch
+            {
+                NumericText.Getaddrinfo => NumericHost.IsNumericForGetaddrinfo(text),
+                NumericText.Hostent => NumericHost.IsNumericForGethostbyname(text),
+                _ => false,
+            })
             return LookupVerdict.Pass;
         allowed = fits && s_rule.AllowsName(text);
         name = System.Text.Encoding.UTF8.GetString(text[..Math.Min(length, LongestReportedName)]);
@@ -208,6 +229,101 @@ internal static unsafe class NetworkGate
                 ? $"{function} of {name} was blocked: no outbound_connectivity exception allows this name"
                 : $"{function} of {name} was allowed and reported: outbound_connectivity is in alert mode and no exception allows this name");
         return block ? LookupVerdict.Deny : LookupVerdict.Remember;
+    }
+
+    // ---- the resolver's query interface (res_query and friends send the name they are given) ----
+
+    /// <summary>res_querydomain: the name glibc builds, "name.domain" (or name alone when domain is NULL).</summary>
+    public static LookupVerdict JudgeQueryDomain(byte* host, byte* domain, string function)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(host)) return LookupVerdict.Pass;
+        if (domain != null && !Readable(domain)) return LookupVerdict.Pass;
+        int n = (int)Libc.Strnlen(host, MaxDname);
+        int d = domain == null ? 0 : (int)Libc.Strnlen(domain, MaxDname);
+        // glibc refuses a joined name of MAXDNAME or more before sending anything
+        if (n + d + 1 >= MaxDname) return LookupVerdict.Pass;
+        Span<byte> joined = stackalloc byte[n + d + 1];
+        new ReadOnlySpan<byte>(host, n).CopyTo(joined);
+        int length = n;
+        if (domain != null)
+        {
+            joined[length++] = (byte)'.';
+            new ReadOnlySpan<byte>(domain, d).CopyTo(joined[length..]);
+            length += d;
+        }
+        return JudgeName(action, joined[..length], NumericText.None, function, out _, out _);
+    }
+
+    /// <summary>res_send: the question of a whole query message; a message without a readable question is not allowed.</summary>
+    public static LookupVerdict JudgeQueryMessage(byte* message, int length, string function)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(message) || length <= 0) return LookupVerdict.Pass;
+        Span<byte> name = stackalloc byte[LongestReportedName];
+        int n = DnsQuestion.ReadName(new ReadOnlySpan<byte>(message, length), name);
+        if (n >= 0) return JudgeName(action, name[..n], NumericText.None, function, out _, out _);
+        const string what = "(a DNS message without a readable question)";
+        bool block = action == PolicyAction.Block;
+        if (block || Reports().Names.Add(what))
+            EventHub.Report(Control.OutboundConnectivity, action, what, block
+                ? $"{function} of {what} was blocked: its name cannot be judged"
+                : $"{function} of {what} was allowed and reported: outbound_connectivity is in alert mode");
+        return block ? LookupVerdict.Deny : LookupVerdict.Pass;
+    }
+
+    // ---- asynchronous lookups (getaddrinfo_a calls glibc's getaddrinfo internally, past the hook) ----
+
+    private const int GaicbName = 0, GaicbRequest = 16, GaicbResult = 24, GaicbReturn = 32;
+
+    /// <summary>
+    /// getaddrinfo_a: judges each request. Null when every request may go as it is; otherwise a copy of the
+    /// list (to free with NativeMemory.Free) in which denied requests are NULL, so glibc skips them, and
+    /// their status (gai_error) is EAI_FAIL.
+    /// </summary>
+    public static byte** FilterAsyncLookups(byte** list, int count)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(list) || count <= 0) return null;
+        byte** filtered = null;
+        for (int i = 0; i < count; i++)
+        {
+            byte* request = list[i];
+            if (AsyncVerdict(request, "getaddrinfo_a", out _, out _) != LookupVerdict.Deny) continue;
+            if (filtered == null)
+            {
+                filtered = (byte**)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)count, (nuint)sizeof(byte*));
+                for (int j = 0; j < count; j++) filtered[j] = list[j];
+            }
+            filtered[i] = null;
+            *(byte**)(request + GaicbResult) = null;
+            *(int*)(request + GaicbReturn) = EAI_FAIL;
+        }
+        return filtered;
+    }
+
+    /// <summary>A completed asynchronous lookup (GAI_WAIT's return, gai_error's 0): remember its answer.</summary>
+    public static void RememberAsync(byte* request)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(request) || *(int*)(request + GaicbReturn) != 0) return;
+        byte* host = *(byte**)(request + GaicbName);
+        if (!Readable(host)) return;
+        int length = (int)Libc.Strnlen(host, LongestName + 1);
+        var text = new ReadOnlySpan<byte>(host, length);
+        if (length == 0 || length > LongestName || NumericHost.IsNumericForGetaddrinfo(text)) return;
+        bool allowed = s_rule.AllowsName(text);
+        if (!allowed && action == PolicyAction.Block) return;
+        RememberAddrinfo(*(byte**)(request + GaicbResult), System.Text.Encoding.UTF8.GetString(text[..Math.Min(length, LongestReportedName)]), allowed);
+    }
+
+    private static LookupVerdict AsyncVerdict(byte* request, string function, out string? name, out bool allowed)
+    {
+        name = null;
+        allowed = false;
+        if (!Readable(request)) return LookupVerdict.Pass;
+        byte* hints = *(byte**)(request + GaicbRequest);
+        return JudgeGetaddrinfo(*(byte**)(request + GaicbName), hints, out name, out allowed, function);
     }
 
     /// <summary>Remembers every internet address of a getaddrinfo answer.</summary>

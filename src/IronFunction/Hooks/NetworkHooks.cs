@@ -105,6 +105,80 @@ internal static unsafe class NetworkHooks
         return status;
     }
 
+    // ---- asynchronous lookups: a denied request's status (gai_error) is EAI_FAIL ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getaddrinfo_a")]
+    private static int GetaddrinfoA(int mode, byte** list, int count, byte* notification)
+    {
+        const int GAI_WAIT = 0;
+        int errno = Errno.Value;
+        byte** filtered = null;
+        try { filtered = FilterAsyncLookups(list, count); }
+        catch (Exception e) { Contained("getaddrinfo_a", e); }
+        Errno.Value = errno;
+        int status = RealNetwork.getaddrinfo_a(mode, filtered != null ? filtered : list, count, notification);
+        errno = Errno.Value;
+        try
+        {
+            if (mode == GAI_WAIT && Readable(list))
+                for (int i = 0; i < count; i++)
+                    if (filtered == null || filtered[i] != null) RememberAsync(list[i]);
+        }
+        catch (Exception e) { Contained("getaddrinfo_a", e); }
+        if (filtered != null) System.Runtime.InteropServices.NativeMemory.Free(filtered);
+        Errno.Value = errno;
+        return status;
+    }
+
+    /// <summary>A request that completed (status 0) has its answer remembered: GAI_NOWAIT callers learn it here.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_gai_error")]
+    private static int GaiError(byte* request)
+    {
+        int status = RealNetwork.gai_error(request);
+        if (status == 0)
+        {
+            int errno = Errno.Value;
+            try { RememberAsync(request); }
+            catch (Exception e) { Contained("gai_error", e); }
+            Errno.Value = errno;
+        }
+        return status;
+    }
+
+    // ---- the resolver's query interface: denied with -1 and h_errno NO_RECOVERY ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_res_query")]
+    private static int ResQuery(byte* name, int @class, int type, byte* answer, int size) =>
+        JudgeQuery(name, "res_query", null) ? RealNetwork.res_query(name, @class, type, answer, size) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_res_search")]
+    private static int ResSearch(byte* name, int @class, int type, byte* answer, int size) =>
+        JudgeQuery(name, "res_search", null) ? RealNetwork.res_search(name, @class, type, answer, size) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_res_querydomain")]
+    private static int ResQuerydomain(byte* name, byte* domain, int @class, int type, byte* answer, int size) =>
+        JudgeQueryDomain(name, domain, "res_querydomain", null) ? RealNetwork.res_querydomain(name, domain, @class, type, answer, size) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_res_nquery")]
+    private static int ResNquery(byte* state, byte* name, int @class, int type, byte* answer, int size) =>
+        JudgeQuery(name, "res_nquery", state) ? RealNetwork.res_nquery(state, name, @class, type, answer, size) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_res_nsearch")]
+    private static int ResNsearch(byte* state, byte* name, int @class, int type, byte* answer, int size) =>
+        JudgeQuery(name, "res_nsearch", state) ? RealNetwork.res_nsearch(state, name, @class, type, answer, size) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_res_nquerydomain")]
+    private static int ResNquerydomain(byte* state, byte* name, byte* domain, int @class, int type, byte* answer, int size) =>
+        JudgeQueryDomain(name, domain, "res_nquerydomain", state) ? RealNetwork.res_nquerydomain(state, name, domain, @class, type, answer, size) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_res_send")]
+    private static int ResSend(byte* message, int length, byte* answer, int size) =>
+        JudgeQueryMessage(message, length, "res_send", null) ? RealNetwork.res_send(message, length, answer, size) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_res_nsend")]
+    private static int ResNsend(byte* state, byte* message, int length, byte* answer, int size) =>
+        JudgeQueryMessage(message, length, "res_nsend", state) ? RealNetwork.res_nsend(state, message, length, answer, size) : -1;
+
     /// <summary>gethostbyname(2): NULL with h_errno NO_RECOVERY (and errno EPERM).</summary>
     private static byte* DeniedHostent()
     {
@@ -156,6 +230,47 @@ internal static unsafe class NetworkHooks
         catch (Exception e) { Contained(function, e); verdict = LookupVerdict.Pass; }
         Errno.Value = errno;
         return verdict;
+    }
+
+    private static bool JudgeQuery(byte* name, string function, byte* state)
+    {
+        int errno = Errno.Value;
+        LookupVerdict verdict;
+        try { verdict = JudgeLookup(name, NumericText.None, function, out _, out _); }
+        catch (Exception e) { Contained(function, e); verdict = LookupVerdict.Pass; }
+        return QueryAnswer(verdict, errno, state);
+    }
+
+    private static bool JudgeQueryDomain(byte* name, byte* domain, string function, byte* state)
+    {
+        int errno = Errno.Value;
+        LookupVerdict verdict;
+        try { verdict = NetworkGate.JudgeQueryDomain(name, domain, function); }
+        catch (Exception e) { Contained(function, e); verdict = LookupVerdict.Pass; }
+        return QueryAnswer(verdict, errno, state);
+    }
+
+    private static bool JudgeQueryMessage(byte* message, int length, string function, byte* state)
+    {
+        int errno = Errno.Value;
+        LookupVerdict verdict;
+        try { verdict = NetworkGate.JudgeQueryMessage(message, length, function); }
+        catch (Exception e) { Contained(function, e); verdict = LookupVerdict.Pass; }
+        return QueryAnswer(verdict, errno, state);
+    }
+
+    /// <summary>Denied: h_errno (and the res_state's copy of it, at offset 496 of struct __res_state) NO_RECOVERY, errno EPERM.</summary>
+    private static bool QueryAnswer(LookupVerdict verdict, int errno, byte* state)
+    {
+        if (verdict != LookupVerdict.Deny)
+        {
+            Errno.Value = errno;
+            return true;
+        }
+        *Libc.HErrnoLocation() = NO_RECOVERY;
+        if (Readable(state)) *(int*)(state + 496) = NO_RECOVERY;
+        Errno.Value = Errno.EPERM;
+        return false;
     }
 
     private static void Remember(byte* hostent, string name, bool allowed, string function)

@@ -208,6 +208,52 @@ public class NetworkCProbeTests
         Assert.Contains("secret-0123456789.evil.example", alert.DnsQueries);
     }
 
+    /// <summary>Lookups that glibc makes past getaddrinfo's hook (getaddrinfo_a) and the resolver's query interface.</summary>
+    public static readonly ProbeCase[] ResolverCases =
+    [
+        ProbeCase.Deny("connect4 203.0.113.15 7070", "203.0.113.15:7070"),
+        new("gaia mail.yahoo.com evil.example 203.0.113.99", true,
+            "result=0 mail.yahoo.com=0/203.0.113.15 evil.example=-4/- 203.0.113.99=0/203.0.113.99", "evil.example"),
+        ProbeCase.Allowed("connect4 203.0.113.15 7070 after-getaddrinfo_a", Hello + "203.0.113.15"),
+        ProbeCase.Allowed("gaianowait sub.wild.example 7070", "result=0 status=0 connect=0 connect_errno=0 reply=hello 203.0.113.30"),
+        ProbeCase.Deny("gaianowait wild.example 7070", "wild.example", "result=0 status=-4"),
+        ProbeCase.Allowed("resq api.dns.yahoo.com", "result=answer h_errno=0"),
+        ProbeCase.Deny("resq exfil.dns.evil.example", "exfil.dns.evil.example", "result=-1 h_errno=3"),
+        ProbeCase.Deny("ress exfil.dns.evil.example", "exfil.dns.evil.example", "result=-1 h_errno=3"),
+        ProbeCase.Allowed("resqd api dns.yahoo.com", "result=answer h_errno=0"),
+        ProbeCase.Deny("resqd exfil dns.evil.example", "exfil.dns.evil.example", "result=-1 h_errno=3"),
+        ProbeCase.Allowed("resnq api.dns.yahoo.com", "result=answer h_errno=0 state_h_errno=0"),
+        ProbeCase.Deny("resnq exfil.dns.evil.example", "exfil.dns.evil.example", "result=-1 h_errno=3 state_h_errno=3"),
+        ProbeCase.Allowed("ressend api.dns.yahoo.com", "result=answer h_errno=0"),
+        ProbeCase.Deny("ressend exfil.dns.evil.example", "exfil.dns.evil.example", "result=-1 h_errno=3"),
+        ProbeCase.Deny("resq 203.0.113.7", "203.0.113.7", "result=-1 h_errno=3"),   // res_query sends any text as a name
+    ];
+
+    [NamespaceFact]
+    public void Asynchronous_lookups_and_the_resolver_query_interface_are_judged_by_name()
+    {
+        using var box = new Sandbox();
+        var commands = ResolverCases.Select(c => c.Command).ToArray();
+        var plain = NetNamespace.Run(box, null, NetProbe.Exe.Value, commands, preload: false);
+        var block = NetNamespace.Run(box, NetNamespace.BlockPolicy, NetProbe.Exe.Value, commands);
+        var alert = NetNamespace.Run(box, NetNamespace.AlertPolicy, NetProbe.Exe.Value, commands);
+        var failures = new List<string>();
+        foreach (var c in ResolverCases)
+        {
+            var line = block.Line(c.Command);
+            if (!line.Contains(c.Expect, StringComparison.Ordinal)) failures.Add($"block {c.Command}: expected \"{c.Expect}\" in \"{line}\"");
+            if (!c.Denied && line != plain.Line(c.Command)) failures.Add($"block {c.Command}: \"{line}\" differs from \"{plain.Line(c.Command)}\"");
+            if (alert.Line(c.Command) != plain.Line(c.Command)) failures.Add($"alert {c.Command}: \"{alert.Line(c.Command)}\" differs from \"{plain.Line(c.Command)}\"");
+        }
+        Assert.True(failures.Count == 0, string.Join('\n', failures) + "\n--- block\n" + block + "\n--- without\n" + plain.Result.Stdout);
+        NetNamespace.EventsHaveSeedSchema(block);
+        NetNamespace.SameEvents(ResolverCases.Where(c => c.Denied).Select(c => c.Event!), block.Events("block"), block);
+        // the names the block run denied never reached the nameserver; without the library and in alert they do
+        Assert.Equal(["api.dns.yahoo.com"], block.DnsQueries.Distinct().ToArray());
+        Assert.Contains("exfil.dns.evil.example", plain.DnsQueries);
+        Assert.Contains("exfil.dns.evil.example", alert.DnsQueries);
+    }
+
     [NamespaceFact]
     public void The_namespace_resolves_through_files_and_its_own_DNS_server_and_has_no_route_out()
     {

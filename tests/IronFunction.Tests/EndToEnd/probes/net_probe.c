@@ -32,6 +32,12 @@
  *   ghbn2r NAME 4|6         gethostbyname2_r
  *   gai_connect NAME PORT   getaddrinfo, then connect to the first answer and read the greeting
  *   ghbn_connect NAME PORT  gethostbyname, then connect to its first address
+ *   gaia NAME...            getaddrinfo_a(GAI_WAIT): each request's gai_error ("NAME=<status>/<first address>")
+ *   gaianowait NAME PORT    getaddrinfo_a(GAI_NOWAIT), poll gai_error, then connect to the answer
+ *   resq NAME | ress NAME   res_query / res_search for an A record: answer length (or -1) and h_errno
+ *   resqd NAME DOMAIN       res_querydomain
+ *   resnq NAME              res_ninit, then res_nquery: also the res_state's own h_errno ("state_h_errno=")
+ *   ressend NAME            res_mkquery, then res_send of the message
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,7 +46,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/nameser.h>
 #include <poll.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +360,78 @@ static void run(const char *cmd)
                                       : gethostbyname_r(word[1], &he, buf, sizeof buf, &result, &herr);
         printf("%s => return=%d result=%s h_errnop=%d", cmd, r, result == NULL ? "NULL" : result == &he ? "hostent" : "untouched", herr);
         if (result == &he) print_hostent(result);
+    }
+    else if (!strcmp(op, "gaia"))
+    {
+        int n = words - 1;
+        struct gaicb reqs[8], *list[8];
+        struct addrinfo hints = {0};
+        hints.ai_family = AF_INET;
+        hints.ai_socktype = SOCK_STREAM;
+        memset(reqs, 0, sizeof reqs);
+        for (int i = 0; i < n && i < 8; i++) { reqs[i].ar_name = word[1 + i]; reqs[i].ar_request = &hints; list[i] = &reqs[i]; }
+        errno = 0;
+        int r = getaddrinfo_a(GAI_WAIT, list, n, NULL);
+        printf("%s => result=%d", cmd, r);
+        for (int i = 0; i < n && i < 8; i++)
+        {
+            int e = gai_error(&reqs[i]);
+            char text[INET6_ADDRSTRLEN] = "-";
+            if (e == 0 && reqs[i].ar_result)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)reqs[i].ar_result->ai_addr)->sin_addr, text, sizeof text);
+            printf(" %s=%d/%s", word[1 + i], e, text);
+        }
+    }
+    else if (!strcmp(op, "gaianowait"))
+    {
+        struct gaicb req = {0}, *list[1] = {&req};
+        struct addrinfo hints = {0};
+        hints.ai_family = AF_INET;
+        hints.ai_socktype = SOCK_STREAM;
+        req.ar_name = word[1];
+        req.ar_request = &hints;
+        int r = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+        int e = EAI_INPROGRESS;
+        for (int i = 0; i < 500 && (e = gai_error(&req)) == EAI_INPROGRESS; i++) usleep(10000);
+        printf("%s => result=%d status=%d", cmd, r, e);
+        if (e == 0)
+        {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in *a = (struct sockaddr_in *)req.ar_result->ai_addr;
+            a->sin_port = htons(atoi(word[2]));
+            errno = 0;
+            int c = connect(fd, (struct sockaddr *)a, sizeof *a);
+            printf(" connect=%d connect_errno=%d", c, errno);
+            if (c == 0) read_reply(fd);
+            close(fd);
+        }
+    }
+    else if (!strcmp(op, "resq") || !strcmp(op, "ress") || !strcmp(op, "resqd") || !strcmp(op, "resnq") || !strcmp(op, "ressend"))
+    {
+        unsigned char answer[1024];
+        h_errno = 0;
+        errno = 0;
+        int r, state_herr = -1;
+        if (!strcmp(op, "resq")) r = res_query(word[1], C_IN, T_A, answer, sizeof answer);
+        else if (!strcmp(op, "ress")) r = res_search(word[1], C_IN, T_A, answer, sizeof answer);
+        else if (!strcmp(op, "resqd")) r = res_querydomain(word[1], word[2], C_IN, T_A, answer, sizeof answer);
+        else if (!strcmp(op, "resnq"))
+        {
+            struct __res_state state;
+            memset(&state, 0, sizeof state);
+            res_ninit(&state);
+            r = res_nquery(&state, word[1], C_IN, T_A, answer, sizeof answer);
+            state_herr = state.res_h_errno;
+            res_nclose(&state);
+        }
+        else
+        {
+            unsigned char query[512];
+            int n = res_mkquery(QUERY, word[1], C_IN, T_A, NULL, 0, NULL, query, sizeof query);
+            r = n < 0 ? -2 : res_send(query, n, answer, sizeof answer);
+        }
+        printf("%s => result=%s h_errno=%d", cmd, r > 0 ? "answer" : r == -1 ? "-1" : "other", r > 0 ? 0 : h_errno);
+        if (state_herr >= 0) printf(" state_h_errno=%d", r > 0 ? 0 : state_herr);
     }
     else
     {
