@@ -128,7 +128,7 @@ internal static unsafe class Real
         bind = (delegate* unmanaged<int, byte*, uint, int>)Sym("bind"u8);
     }
 
-    private static nint Sym(ReadOnlySpan<byte> name)
+    internal static nint Sym(ReadOnlySpan<byte> name)
     {
         Span<byte> z = stackalloc byte[name.Length + 1];
         name.CopyTo(z);
