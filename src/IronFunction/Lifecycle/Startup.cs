@@ -55,6 +55,7 @@ internal static class Startup
 
             s_tmpRule = new TmpPathRule(TmpRoots());
             EventHub.Start(new FunctionInfo());
+            ApiEndpointSink.Start(policy.ApiEndpoint);
             Diagnostics.Debug("policy",
                 $"read_write_tmp={policy.ReadWriteTmp.Name()} create_child_process={policy.CreateChildProcess.Name()} " +
                 $"outbound_connectivity={policy.OutboundConnectivity.Name()} read_handler={policy.ReadHandler.Name()} " +

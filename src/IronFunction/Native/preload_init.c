@@ -10,11 +10,16 @@
  *    runtime would re-enter itself; the link maps them (-Wl,--wrap) to __wrap_<name>, which
  *    jumps to the real function.
  * 3. An ELF constructor starts the library while the process is still single-threaded.
+ * 4. Exit and fork: an atexit handler, registered after the runtime has started (so it runs before
+ *    anything the runtime registered during its start), lets the library flush pending events;
+ *    a pthread_atfork child handler counts forks without entering managed code.
  *
  * Every trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
 
 __attribute__((visibility("hidden"))) volatile unsigned char iron_hooks_ready;
 
@@ -57,10 +62,25 @@ __attribute__((visibility("hidden"), used)) void iron_native_resolve(void)
 #undef IRON_HOOK
 
 extern void iron_function_start(void);
+extern void iron_function_exit(void);
+
+static volatile unsigned int iron_fork_generation;
+
+static void iron_after_fork_child(void) { iron_fork_generation++; }
+
+/* Read by managed code (Native/Glue.cs). */
+__attribute__((visibility("hidden"))) unsigned int iron_native_fork_generation(void) { return iron_fork_generation; }
+
+static void iron_function_at_exit(void) { iron_function_exit(); }
+
+/* Called again when the delivery loads OpenSSL: atexit handlers run last-registered first. */
+__attribute__((visibility("hidden"))) int iron_native_register_exit_flush(void) { return atexit(iron_function_at_exit); }
 
 __attribute__((constructor)) static void iron_function_preload_init(void)
 {
     iron_native_resolve();
     iron_function_start();
+    pthread_atfork(0, 0, iron_after_fork_child);
+    atexit(iron_function_at_exit);
     iron_hooks_ready = 1;
 }
