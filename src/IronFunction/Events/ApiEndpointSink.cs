@@ -57,14 +57,15 @@ internal sealed class ApiEndpointSink : IEventSink
         if (start) StartWorker(d);
     }
 
-    public bool Flush(TimeSpan bound)
+    /// <summary>Waits until the queue is empty and nothing is in flight, at most <paramref name="bound"/>; returns what is left, dropped events included.</summary>
+    public long Flush(TimeSpan bound)
     {
         var d = Current();
         long deadline = Environment.TickCount64 + (long)bound.TotalMilliseconds;
         bool start = false;
         lock (d)
         {
-            if (d.Queue.Count == 0 && !d.InFlight) return true;
+            if (d.Queue.Count == 0 && !d.InFlight) return 0;
             // events queued by a vfork child, say, before any worker existed
             if (!d.WorkerStarted) start = d.WorkerStarted = MayStartThreads(d);
         }
@@ -72,18 +73,13 @@ internal sealed class ApiEndpointSink : IEventSink
         lock (d)
         {
             if (d.WorkerIdle) Monitor.PulseAll(d);
-            while (d.Queue.Count > 0 || d.InFlight)
+            while ((d.Queue.Count > 0 || d.InFlight) && d.WorkerStarted)
             {
                 long left = deadline - Environment.TickCount64;
-                if (left <= 0 || !d.WorkerStarted) break;
+                if (left <= 0) break;
                 Monitor.Wait(d, (int)Math.Min(left, int.MaxValue));
             }
-            long lost = d.Queue.Count + (d.InFlight ? 1 : 0);
-            if (lost == 0) return true;
-            Diagnostics.Warn("events",
-                $"{lost} event(s) still waiting for {_endpoint.GetLeftPart(UriPartial.Path)} after {bound.TotalSeconds:0.#} s; " +
-                "they go out later if the process lives on");
-            return false;
+            return d.Queue.Count + (d.InFlight ? 1 : 0);
         }
     }
 
@@ -94,7 +90,14 @@ internal sealed class ApiEndpointSink : IEventSink
     public void Close()
     {
         var d = Current();
-        lock (d) d.Closed = true;
+        long dropped;
+        lock (d)
+        {
+            d.Closed = true;
+            dropped = d.Queue.Dropped;
+        }
+        if (dropped > 0)
+            Diagnostics.Warn("events", $"{dropped} event(s) were lost on the way to api_endpoint (queue overflow or failed delivery) and no later event reported them");
         d.Client?.Abort();
         Monitor.TryEnter(d.Sending, 1000);
     }
@@ -105,7 +108,8 @@ internal sealed class ApiEndpointSink : IEventSink
         uint generation = Glue.ForkGeneration;
         if (d.Generation == generation) return d;
         // a forked child: the parent's queue and thread are not this process's
-        Interlocked.CompareExchange(ref _delivery, new Delivery(generation, Libc.Getpid()), d);
+        if (Interlocked.CompareExchange(ref _delivery, new Delivery(generation, Libc.Getpid()), d) == d)
+            Diagnostics.Debug("events", $"forked child {Libc.Getpid()}: a delivery queue of its own");
         return _delivery;
     }
 
@@ -118,6 +122,7 @@ internal sealed class ApiEndpointSink : IEventSink
         {
             var thread = new Thread(() => Work(d)) { IsBackground = true, Name = "iron-events" };
             thread.Start();
+            Diagnostics.Debug("events", $"delivery thread started in process {Libc.Getpid()}");
         }
         catch (Exception e)
         {
@@ -132,6 +137,12 @@ internal sealed class ApiEndpointSink : IEventSink
         ReentrancyGuard.MarkThreadAsLibraryOwned();
         var body = new ArrayBufferWriter<byte>(2048);
         EndpointClient? client = null;
+        // one-time set-up (class constructors, OpenSSL) with forks held back: a child forked meanwhile would
+        // inherit their locks taken by this thread, which it does not have
+        Glue.HoldForks(true);
+        try { client = new EndpointClient(_endpoint, warmUp: true); }
+        catch (Exception e) { Diagnostics.Error("events", $"api_endpoint delivery could not be set up: {e.Message}"); }
+        finally { Glue.HoldForks(false); }
         while (true)
         {
             SecurityEvent next;

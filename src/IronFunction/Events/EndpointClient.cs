@@ -27,7 +27,8 @@ internal sealed class EndpointClient : IDisposable
     private readonly HttpResponseReader _reader = new();
     private bool _failing;
 
-    public EndpointClient(Uri endpoint)
+    /// <param name="warmUp">Runs now what a first request would set up (socket and parsing types, OpenSSL for https), without any network traffic.</param>
+    public EndpointClient(Uri endpoint, bool warmUp = false)
     {
         _endpoint = endpoint;
         var host = endpoint.IsDefaultPort ? endpoint.IdnHost : $"{endpoint.IdnHost}:{endpoint.Port}";
@@ -35,6 +36,11 @@ internal sealed class EndpointClient : IDisposable
         _head = Encoding.ASCII.GetBytes(
             $"POST {endpoint.PathAndQuery} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: iron-function\r\n" +
             "Content-Type: application/json\r\nContent-Length: ");
+        if (!warmUp) return;
+        using (new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)) { }
+        _ = IPAddress.TryParse("127.0.0.1", out _);
+        System.Buffers.ArrayPool<byte>.Shared.Return(System.Buffers.ArrayPool<byte>.Shared.Rent(1));
+        if (endpoint.Scheme == Uri.UriSchemeHttps) TlsStream.Prepare();
     }
 
     /// <summary>Delivers one body; false when every attempt failed or the endpoint refused it (4xx).</summary>
@@ -193,20 +199,21 @@ internal sealed class EndpointClient : IDisposable
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
+    /// <summary>
+    /// A blocking connect bounded by SO_SNDTIMEO (Linux applies it to connect). Never non-blocking and back:
+    /// .NET would then emulate every blocking call through its socket engine thread, which the library does
+    /// not own and which a forked child does not have.
+    /// </summary>
     private static void ConnectWithin(Socket socket, IPEndPoint endpoint, TimeSpan timeout)
     {
-        socket.Blocking = false;
+        socket.SendTimeout = (int)timeout.TotalMilliseconds;
         try
         {
             socket.Connect(endpoint);
         }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.InProgress or SocketError.WouldBlock or SocketError.TimedOut)
         {
-            if (!socket.Poll((int)(timeout.TotalMilliseconds * 1000), SelectMode.SelectWrite))
-                throw new TimeoutException($"connect to {endpoint} timed out after {timeout.TotalSeconds:0.#} s");
-            var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
-            if (error != SocketError.Success) throw new SocketException((int)error);
+            throw new TimeoutException($"connect to {endpoint} timed out after {timeout.TotalSeconds:0.#} s");
         }
-        socket.Blocking = true;
     }
 }

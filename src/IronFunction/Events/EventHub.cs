@@ -64,13 +64,32 @@ internal static class EventHub
 
     /// <summary>
     /// Sends everything pending: the counts of coalesced repeats, then what the sinks still hold, waiting at
-    /// most <paramref name="bound"/>. Called at exit and right before the runtime asks for its next invocation
-    /// (the process may be frozen after that). Cheap when nothing is pending. False when something did not go out.
+    /// most <paramref name="bound"/>. Called right before the runtime asks for its next invocation (the
+    /// process may be frozen after that) and at exit. Cheap when nothing is pending. False when something
+    /// did not go out in time (it still goes out later if the process lives on).
     /// </summary>
-    public static bool Flush(TimeSpan bound)
+    public static bool Flush(TimeSpan bound) => FlushAll(bound, atExit: false) == 0;
+
+    /// <summary>At exit: a last flush, then every sink stops its background work. What is left is lost, and said so.</summary>
+    public static void FlushAtExit()
+    {
+        FlushAll(FlushBound, atExit: true);
+        int savedErrno = Errno.Value;
+        using (ReentrancyGuard.Enter())
+        {
+            foreach (var sink in s_sinks)
+            {
+                try { sink.Close(); }
+                catch (Exception) { /* exit goes on */ }
+            }
+        }
+        Errno.Value = savedErrno;
+    }
+
+    private static long FlushAll(TimeSpan bound, bool atExit)
     {
         int savedErrno = Errno.Value;
-        bool complete = true;
+        long left = 0;
         using (ReentrancyGuard.Enter())
         {
             try
@@ -84,35 +103,24 @@ internal static class EventHub
                 }
                 foreach (var sink in s_sinks)
                 {
-                    var left = TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64));
-                    try { complete &= sink.Flush(left); }
-                    catch (Exception e) { complete = false; Lifecycle.Diagnostics.Error("events", $"an event sink failed to flush: {e.Message}"); }
+                    var remaining = TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64));
+                    long n = 0;
+                    try { n = sink.Flush(remaining); }
+                    catch (Exception e) { Lifecycle.Diagnostics.Error("events", $"an event sink failed to flush: {e.Message}"); }
+                    if (n > 0)
+                        Lifecycle.Diagnostics.Warn("events", atExit
+                            ? $"{n} event(s) could not be delivered to api_endpoint before exit (flush bound {bound.TotalSeconds:0.#} s)"
+                            : $"{n} event(s) still waiting for api_endpoint after {bound.TotalSeconds:0.#} s; delivery goes on");
+                    left += n;
                 }
             }
             catch (Exception e)
             {
-                complete = false;
                 Lifecycle.Diagnostics.Error("events", $"events could not be flushed: {e.Message}");
             }
         }
         Errno.Value = savedErrno;
-        return complete;
-    }
-
-    /// <summary>At exit: a last <see cref="Flush"/>, then every sink stops its background work.</summary>
-    public static void FlushAtExit()
-    {
-        Flush(FlushBound);
-        int savedErrno = Errno.Value;
-        using (ReentrancyGuard.Enter())
-        {
-            foreach (var sink in s_sinks)
-            {
-                try { sink.Close(); }
-                catch (Exception) { /* exit goes on */ }
-            }
-        }
-        Errno.Value = savedErrno;
+        return left;
     }
 
     private static void Dispatch(List<SecurityEvent> emit)

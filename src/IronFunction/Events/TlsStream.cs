@@ -23,10 +23,7 @@ internal sealed unsafe class TlsStream : Stream
         _socket = socket;
         _socket.Blocking = false;
         _timeoutMs = (int)timeout.TotalMilliseconds;
-        lock (s_gate)
-        {
-            if (s_context == 0) s_context = OpenSsl.NewClientContext();
-        }
+        Prepare();
         OpenSsl.ERR_clear_error();
         _ssl = OpenSsl.SSL_new(s_context);
         if (_ssl == 0) throw new IOException("SSL_new failed: " + OpenSsl.LastError());
@@ -51,6 +48,15 @@ internal sealed unsafe class TlsStream : Stream
             OpenSsl.SSL_free(_ssl);
             _ssl = 0;
             throw;
+        }
+    }
+
+    /// <summary>Loads OpenSSL and builds the client context (trust store included) once.</summary>
+    public static void Prepare()
+    {
+        lock (s_gate)
+        {
+            if (s_context == 0) s_context = OpenSsl.NewClientContext();
         }
     }
 

@@ -19,6 +19,13 @@ internal static partial class Glue
     /// </summary>
     public static void RegisterExitFlushAgain() => NativeRegisterExitFlush();
 
+    /// <summary>While on, fork() in another thread waits (200 ms at most): see the set-up of the delivery thread.</summary>
+    public static void HoldForks(bool on) => NativeSetForkWait(on ? 1 : 0);
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_set_fork_wait")]
+    [SuppressGCTransition]
+    private static partial void NativeSetForkWait(int on);
+
     [LibraryImport("iron_glue", EntryPoint = "iron_native_fork_generation")]
     [SuppressGCTransition]
     private static partial uint NativeForkGeneration();
