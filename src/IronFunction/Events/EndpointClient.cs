@@ -72,14 +72,15 @@ internal sealed class EndpointClient : IDisposable
             }
             if (!retry)
             {
-                Diagnostics.Warn("events", $"{Where} refused an event ({failure}); it is counted in dropped_before");
+                Diagnostics.Warn("events", $"{Where} refused an event ({failure}); it is counted in dropped_before of the next event delivered");
                 return false;
             }
+            // said once per outage, at its first failure
+            if (!_failing)
+                Diagnostics.Warn("events", $"delivery to {Where} failed ({failure}); each event is tried {Attempts} times, " +
+                    "those that do not go through are counted in dropped_before of the next event delivered");
+            _failing = true;
         }
-        if (!_failing)
-            Diagnostics.Warn("events", $"delivery to {Where} failed ({failure}) after {Attempts} attempts; " +
-                "undelivered events are counted in dropped_before of the next event delivered");
-        _failing = true;
         return false;
     }
 

@@ -15,6 +15,7 @@ internal static class EventHub
     private static IEventSink[] s_sinks = [new StderrSink()];
     private static FunctionInfo? s_function;
     private static Coalescing s_coalescing = new(0);
+    private static int s_exitFlushed;
 
     /// <summary>The coalescing state of one process: a forked child starts its own (its lock may be held by a thread it does not have).</summary>
     private sealed class Coalescing(uint generation)
@@ -73,6 +74,8 @@ internal static class EventHub
     /// <summary>At exit: a last flush, then every sink stops its background work. What is left is lost, and said so.</summary>
     public static void FlushAtExit()
     {
+        // the exit flush may be registered twice (see Native/Glue.RegisterExitFlushAgain): the first run does it all
+        if (Interlocked.Exchange(ref s_exitFlushed, 1) != 0) return;
         FlushAll(FlushBound, atExit: true);
         int savedErrno = Errno.Value;
         using (ReentrancyGuard.Enter())

@@ -38,7 +38,7 @@ public sealed class LoopbackEndpoint : IDisposable
         _certificate = certificate;
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _ = AcceptLoop();
+        new Thread(AcceptLoop) { IsBackground = true, Name = "endpoint-accept" }.Start();
     }
 
     /// <summary>An endpoint that accepts connections and never answers.</summary>
@@ -75,19 +75,22 @@ public sealed class LoopbackEndpoint : IDisposable
         }
     }
 
-    private async Task AcceptLoop()
+    // dedicated threads and blocking I/O: the test host's thread pool is busy with other tests, and a late answer
+    // would look like a slow endpoint to the library
+    private void AcceptLoop()
     {
         while (!_stop.IsCancellationRequested)
         {
             TcpClient client;
-            try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
+            try { client = _listener.AcceptTcpClient(); }
             catch (Exception) { return; }
             lock (_clients) _clients.Add(client);
-            _ = Serve(client, Interlocked.Increment(ref _connections));
+            int connection = Interlocked.Increment(ref _connections);
+            new Thread(() => Serve(client, connection)) { IsBackground = true, Name = "endpoint-connection" }.Start();
         }
     }
 
-    private async Task Serve(TcpClient client, int connection)
+    private void Serve(TcpClient client, int connection)
     {
         try
         {
@@ -95,13 +98,13 @@ public sealed class LoopbackEndpoint : IDisposable
             if (_certificate != null)
             {
                 var tls = new SslStream(stream);
-                await tls.AuthenticateAsServerAsync(_certificate, false, false);
+                tls.AuthenticateAsServer(_certificate, false, false);
                 stream = tls;
             }
             var input = new BufferedReader(stream);
             while (!_stop.IsCancellationRequested)
             {
-                var head = await input.ReadHeadAsync(_stop.Token);
+                var head = input.ReadHead();
                 if (head == null) return;
                 var lines = head.Split("\r\n");
                 var start = lines[0].Split(' ');
@@ -112,7 +115,7 @@ public sealed class LoopbackEndpoint : IDisposable
                     if (colon > 0) headers[line[..colon].Trim()] = line[(colon + 1)..].Trim();
                 }
                 int length = headers.TryGetValue("Content-Length", out var cl) ? int.Parse(cl) : 0;
-                var body = Encoding.UTF8.GetString(await input.ReadExactlyAsync(length, _stop.Token));
+                var body = Encoding.UTF8.GetString(input.ReadExactly(length));
                 Request request;
                 lock (_requests)
                 {
@@ -120,11 +123,12 @@ public sealed class LoopbackEndpoint : IDisposable
                     _requests.Add(request);
                     Monitor.PulseAll(_requests);
                 }
-                int status = await Respond(request).WaitAsync(_stop.Token);
-                var answer = Encoding.ASCII.GetBytes(status is 204 or 304
+                var answer = Respond(request);
+                answer.Wait(_stop.Token);
+                int status = answer.Result;
+                stream.Write(Encoding.ASCII.GetBytes(status is 204 or 304
                     ? $"HTTP/1.1 {status} Status\r\n\r\n"
-                    : $"HTTP/1.1 {status} Status\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
-                await stream.WriteAsync(answer, _stop.Token);
+                    : $"HTTP/1.1 {status} Status\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"));
             }
         }
         catch (Exception)
@@ -164,7 +168,7 @@ public sealed class LoopbackEndpoint : IDisposable
         private readonly byte[] _buffer = new byte[64 * 1024];
         private int _start, _end;
 
-        public async Task<string?> ReadHeadAsync(CancellationToken stop)
+        public string? ReadHead()
         {
             while (true)
             {
@@ -175,17 +179,17 @@ public sealed class LoopbackEndpoint : IDisposable
                     _start += at + 4;
                     return head;
                 }
-                if (!await FillAsync(stop)) return null;
+                if (!Fill()) return null;
             }
         }
 
-        public async Task<byte[]> ReadExactlyAsync(int count, CancellationToken stop)
+        public byte[] ReadExactly(int count)
         {
             var result = new byte[count];
             int done = 0;
             while (done < count)
             {
-                if (_start == _end && !await FillAsync(stop)) throw new EndOfStreamException();
+                if (_start == _end && !Fill()) throw new EndOfStreamException();
                 int n = Math.Min(count - done, _end - _start);
                 Array.Copy(_buffer, _start, result, done, n);
                 _start += n;
@@ -194,7 +198,7 @@ public sealed class LoopbackEndpoint : IDisposable
             return result;
         }
 
-        private async Task<bool> FillAsync(CancellationToken stop)
+        private bool Fill()
         {
             if (_start > 0)
             {
@@ -203,7 +207,7 @@ public sealed class LoopbackEndpoint : IDisposable
                 _start = 0;
             }
             if (_end == _buffer.Length) throw new InvalidDataException("request head too large");
-            int n = await stream.ReadAsync(_buffer.AsMemory(_end), stop);
+            int n = stream.Read(_buffer, _end, _buffer.Length - _end);
             _end += n;
             return n > 0;
         }
