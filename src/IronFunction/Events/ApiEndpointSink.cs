@@ -99,7 +99,8 @@ internal sealed class ApiEndpointSink : IEventSink
         if (dropped > 0)
             Diagnostics.Warn("events", $"{dropped} event(s) were lost on the way to api_endpoint (queue overflow or failed delivery) and no later event reported them");
         d.Client?.Abort();
-        Monitor.TryEnter(d.Sending, 1000);
+        // only OpenSSL needs the worker out of the way; plain HTTP can be left to the end of the process
+        Monitor.TryEnter(d.Sending, OpenSsl.IsLoaded ? 1000 : 0);
     }
 
     private Delivery Current()

@@ -67,6 +67,8 @@ internal sealed class EndpointClient : IDisposable
             catch (Exception e)
             {
                 Close();
+                // at exit the connection was cut on purpose: nothing to report
+                if (_aborted) return false;
                 failure = Reason(e);
                 retry = true;
             }

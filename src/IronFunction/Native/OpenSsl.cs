@@ -48,7 +48,9 @@ internal static unsafe partial class OpenSsl
 
     private static readonly object s_gate = new();
     private static string? s_loadError;
-    private static bool s_loaded;
+    private static volatile bool s_loaded;
+
+    public static bool IsLoaded => s_loaded;
 
     /// <summary>Loads libssl once; throws (with the reason) when the machine has no usable OpenSSL.</summary>
     public static void EnsureLoaded()
