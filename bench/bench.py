@@ -8,10 +8,10 @@ LIB = os.path.join(ROOT, "dist", "lib_iron_function.so")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 WORK = os.path.join(ROOT, "bench", ".work")
 
-def compile_probe(name="open_close"):
+def compile_probe(name="open_close", flags=()):
     os.makedirs(WORK, exist_ok=True)
     exe = os.path.join(WORK, name)
-    subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(ROOT, "bench", name + ".c")], check=True)
+    subprocess.run(["gcc", "-O2", *flags, "-o", exe, os.path.join(ROOT, "bench", name + ".c")], check=True)
     return exe
 
 def env_with(policy):
@@ -75,4 +75,65 @@ rb = peak_rss_kib([python, "-c", "pass"], env_with(None))
 rl = peak_rss_kib([python, "-c", "pass"], env_with(POLICY))
 if rb and rl:
     print(f"{'peak RSS, python -c pass':<34} without {rb:10d} KiB with {rl:10d} KiB delta {(rl - rb) / 1024:5.2f} MiB (target <= 2 MiB)")
+
+# ---- events to a loopback api_endpoint (SPEC section 8: 10,000 events/s without slowing hooked calls)
+endpoint_exe = compile_probe("events_endpoint")
+load_exe = compile_probe("events_load", ["-pthread"])
+EVENT_RATE, EVENT_SECONDS = 10000, 3
+
+def parse(line):
+    return {k: float(v) for k, v in (kv.split("=") for kv in line.split())}
+
+def events_run(rate, seconds, with_endpoint, library=True):
+    """One events_load run; with an endpoint, also what the endpoint counted."""
+    endpoint, counts, policy_path = None, None, None
+    policy = {"read_write_tmp": "block"}
+    if with_endpoint:
+        port_file = os.path.join(WORK, "endpoint.port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        endpoint = subprocess.Popen([endpoint_exe, port_file], stdout=subprocess.PIPE, text=True)
+        while not os.path.exists(port_file) or not open(port_file).read().strip():
+            time.sleep(0.01)
+        policy["api_endpoint"] = f"http://127.0.0.1:{open(port_file).read().strip()}/events"
+    if library:
+        policy_file = tempfile.NamedTemporaryFile("w", suffix=".json", dir=WORK, delete=False)
+        json.dump(policy, policy_file)
+        policy_file.close()
+        policy_path = policy_file.name
+    try:
+        p = subprocess.run([load_exe, str(rate), str(seconds), "/etc/hostname"], env=env_with(policy_path),
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True)
+        load = parse(p.stdout)
+    finally:
+        if endpoint:
+            endpoint.terminate()
+            counts = parse(endpoint.communicate(timeout=10)[0])
+        if policy_path:
+            os.unlink(policy_path)
+    return load, counts
+
+print(f"\nevents to a loopback api_endpoint: denied calls at {EVENT_RATE}/s for {EVENT_SECONDS} s while another thread"
+      " times allowed open+close calls")
+runs = {"with endpoint": [], "no endpoint": [], "no library": []}
+for _ in range(max(1, ROUNDS // 2)):
+    runs["with endpoint"].append(events_run(EVENT_RATE, EVENT_SECONDS, True))
+    runs["no endpoint"].append(events_run(EVENT_RATE, EVENT_SECONDS, False))
+    runs["no library"].append(events_run(EVENT_RATE, EVENT_SECONDS, False, library=False))
+for name, rs in runs.items():
+    med = statistics.median(r[0]["call_median_ns"] for r in rs)
+    p99 = statistics.median(r[0]["call_p99_ns"] for r in rs)
+    gen = statistics.median(r[0]["gen_ns"] for r in rs)
+    print(f"  {name:<14} allowed open+close median {med:7.0f} ns  p99 {p99:7.0f} ns   denied call {gen:7.0f} ns")
+delivered = [(r[0]["generated"], r[1]) for r in runs["with endpoint"]]
+for generated, c in delivered:
+    span = (c["last_ns"] - c["first_ns"]) / 1e9
+    rate = (c["events"] - 1) / span if span > 0 else 0
+    verdict = "ok" if c["events"] + c["dropped"] == generated and c["dropped"] == 0 and rate >= 0.95 * EVENT_RATE else "SHORT"
+    print(f"  sustained: generated {generated:.0f}, at the endpoint {c['events']:.0f} in {span:.2f} s = {rate:,.0f} events/s, "
+          f"dropped {c['dropped']:.0f}  (target {EVENT_RATE:,}/s: {verdict})")
+load, c = events_run(0, 2, True)
+span = (c["last_ns"] - c["first_ns"]) / 1e9
+print(f"  unpaced: generated {load['generated']:.0f} in 2 s; the endpoint got {c['events']:.0f} ({c['events'] / span:,.0f} events/s), "
+      f"dropped_before reported {c['dropped']:.0f}, accounted {c['events'] + c['dropped']:.0f} of {load['generated']:.0f}")
 os.unlink(POLICY)

@@ -21,8 +21,31 @@ internal sealed class SecurityEvent
     public required ProcessIdentity Process { get; init; }
     public required FunctionInfo Function { get; init; }
 
-    /// <summary>Compact JSON, no trailing newline.</summary>
-    public void WriteJson(IBufferWriter<byte> output)
+    /// <summary>The X-Ray trace id (_X_AMZN_TRACE_ID) when the call was made; written as "xray_trace_id" when set.</summary>
+    public string? TraceId { get; init; }
+
+    /// <summary>
+    /// 0: this event stands for one occurrence. N &gt; 0: it stands for N identical occurrences (same event_type,
+    /// action, what) coalesced into it; written as "repeat_count".
+    /// </summary>
+    public int RepeatCount { get; init; }
+
+    /// <summary>The same event standing for <paramref name="count"/> occurrences.</summary>
+    public SecurityEvent WithRepeatCount(int count) => new()
+    {
+        Control = Control, Action = Action, What = What, Message = Message, Time = Time, Process = Process,
+        Function = Function, TraceId = TraceId, RepeatCount = count,
+    };
+
+    /// <summary>Same type, action and target: the key under which repeats are coalesced.</summary>
+    public bool SameAs(SecurityEvent other) =>
+        Control == other.Control && Action == other.Action && string.Equals(What, other.What, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Compact JSON, no trailing newline: the seed schema's keys in its order, then the extra keys that apply.
+    /// <paramref name="droppedBefore"/> &gt; 0 (api_endpoint only): events lost before this one, written as "dropped_before".
+    /// </summary>
+    public void WriteJson(IBufferWriter<byte> output, long droppedBefore = 0)
     {
         using var w = new Utf8JsonWriter(output, WriterOptions);
         w.WriteStartObject();
@@ -40,6 +63,10 @@ internal sealed class SecurityEvent
         w.WriteString("process_command", Process.Command);
         w.WriteString("user_id", Process.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         w.WriteString("user_name", Process.UserName);
+        // extra keys, allowed by the schema; every value a string like the rest
+        if (RepeatCount > 0) w.WriteString("repeat_count", RepeatCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (droppedBefore > 0) w.WriteString("dropped_before", droppedBefore.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (!string.IsNullOrEmpty(TraceId)) w.WriteString("xray_trace_id", TraceId);
         w.WriteEndObject();
     }
 }

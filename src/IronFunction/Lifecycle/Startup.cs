@@ -57,6 +57,7 @@ internal static class Startup
             if (policy.ReadWriteTmp != PolicyAction.Allow) KeepFileCallsOnLibc();
             Hooks.NetworkGate.Start(policy);
             EventHub.Start(new FunctionInfo());
+            ApiEndpointSink.Start(policy.ApiEndpoint);
             Diagnostics.Debug("policy",
                 $"read_write_tmp={policy.ReadWriteTmp.Name()} create_child_process={policy.CreateChildProcess.Name()} " +
                 $"outbound_connectivity={policy.OutboundConnectivity.Name()} read_handler={policy.ReadHandler.Name()} " +

@@ -13,14 +13,21 @@
  *    that descriptor for the life of the process, which a host program would see (fd 3 taken, or
  *    a closed stdin silently reopened) — nothing allowed may behave differently.
  * 4. An ELF constructor starts the library while the process is still single-threaded.
+ * 5. Exit and fork: an atexit handler, registered after the runtime has started (so it runs before
+ *    anything the runtime registered during its start), lets the library flush pending events;
+ *    pthread_atfork handlers count forks and hold a fork back while the delivery thread sets up,
+ *    without entering managed code.
  *
  * Every trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/random.h>
+#include <time.h>
 
 __attribute__((visibility("hidden"))) volatile unsigned char iron_hooks_ready;
 
@@ -88,10 +95,38 @@ __attribute__((visibility("hidden"))) void __wrap_minipal_get_non_cryptographica
 }
 
 extern void iron_function_start(void);
+extern void iron_function_exit(void);
+
+static volatile unsigned int iron_fork_generation;
+static volatile int iron_fork_wait;
+
+/* fork() waits (200 ms at most) while the delivery thread runs its one-time set-up: a child forked in the
+   middle of it would inherit runtime locks (class constructors) held by a thread it does not have. */
+static void iron_before_fork(void)
+{
+    for (int i = 0; i < 200 && __atomic_load_n(&iron_fork_wait, __ATOMIC_ACQUIRE); i++) {
+        struct timespec pause = { 0, 1000000 };
+        nanosleep(&pause, 0);
+    }
+}
+
+static void iron_after_fork_child(void) { iron_fork_generation++; }
+
+__attribute__((visibility("hidden"))) void iron_native_set_fork_wait(int on) { __atomic_store_n(&iron_fork_wait, on, __ATOMIC_RELEASE); }
+
+/* Read by managed code (Native/Glue.cs). */
+__attribute__((visibility("hidden"))) unsigned int iron_native_fork_generation(void) { return iron_fork_generation; }
+
+static void iron_function_at_exit(void) { iron_function_exit(); }
+
+/* Called again when the delivery loads OpenSSL: atexit handlers run last-registered first. */
+__attribute__((visibility("hidden"))) int iron_native_register_exit_flush(void) { return atexit(iron_function_at_exit); }
 
 __attribute__((constructor)) static void iron_function_preload_init(void)
 {
     iron_native_resolve();
     iron_function_start();
+    pthread_atfork(iron_before_fork, 0, iron_after_fork_child);
+    atexit(iron_function_at_exit);
     iron_hooks_ready = 1;
 }

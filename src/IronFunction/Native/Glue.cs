@@ -1,0 +1,35 @@
+using System.Runtime.InteropServices;
+
+namespace IronFunction.Native;
+
+/// <summary>The C glue's own functions (Native/preload_init.c), bound at link time (DirectPInvoke "iron_glue"), never dlopen'ed.</summary>
+internal static partial class Glue
+{
+    /// <summary>
+    /// How many fork()s led to this process. State shared with other threads (queues, their locks, a worker
+    /// thread) is replaced in a forked child, where those threads do not exist. A pthread_atfork child handler
+    /// bumps it without entering managed code; a vfork child, which shares the parent's memory and must leave
+    /// it as it is, does not.
+    /// </summary>
+    public static uint ForkGeneration => NativeForkGeneration();
+
+    /// <summary>
+    /// Registers the exit flush again, so that it runs before every atexit handler registered until now
+    /// (handlers run last-registered first): OpenSSL's own cleanup, when the host initialised OpenSSL.
+    /// </summary>
+    public static void RegisterExitFlushAgain() => NativeRegisterExitFlush();
+
+    /// <summary>While on, fork() in another thread waits (200 ms at most): see the set-up of the delivery thread.</summary>
+    public static void HoldForks(bool on) => NativeSetForkWait(on ? 1 : 0);
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_set_fork_wait")]
+    [SuppressGCTransition]
+    private static partial void NativeSetForkWait(int on);
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_fork_generation")]
+    [SuppressGCTransition]
+    private static partial uint NativeForkGeneration();
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_register_exit_flush")]
+    private static partial int NativeRegisterExitFlush();
+}

@@ -1,0 +1,153 @@
+using CsCheck;
+using IronFunction.Events;
+using IronFunction.Policy;
+
+namespace IronFunction.Tests.Events;
+
+/// <summary>Coalescing of identical repeats: fewer events out, never a lost occurrence.</summary>
+public class EventCoalescerTests
+{
+    private const long Window = 1000;
+
+    private static SecurityEvent Occurrence(string what, PolicyAction action = PolicyAction.Block, Control control = Control.ReadWriteTmp, int id = 0) =>
+        SecurityEventJsonTests.Sample(control, action, what, message: $"occurrence {id}");
+
+    /// <summary>How many occurrences an emitted event stands for.</summary>
+    private static int Weight(SecurityEvent e) => e.RepeatCount == 0 ? 1 : e.RepeatCount;
+
+    [Fact]
+    public void The_first_occurrence_goes_out_at_once_repeats_in_the_window_are_counted()
+    {
+        var c = new EventCoalescer(Window);
+        var emit = new List<SecurityEvent>();
+        c.Offer(Occurrence("/tmp/x", id: 1), 0, emit);
+        Assert.Single(emit);
+        Assert.Equal(0, emit[0].RepeatCount);
+        emit.Clear();
+
+        for (int i = 2; i <= 1000; i++) c.Offer(Occurrence("/tmp/x", id: i), i % (Window - 1), emit);
+        Assert.Empty(emit);
+        Assert.Equal(999, c.Pending);
+
+        // a flush sends the count on the latest repeat
+        c.Sweep(Window - 1, all: true, emit);
+        var summary = Assert.Single(emit);
+        Assert.Equal(999, summary.RepeatCount);
+        Assert.Equal("occurrence 1000", summary.Message);
+        Assert.Equal(0, c.Pending);
+    }
+
+    [Fact]
+    public void After_the_window_the_next_occurrence_carries_the_count_of_the_repeats_before_it()
+    {
+        var c = new EventCoalescer(Window);
+        var emit = new List<SecurityEvent>();
+        c.Offer(Occurrence("/tmp/x", id: 1), 0, emit);
+        c.Offer(Occurrence("/tmp/x", id: 2), 10, emit);
+        c.Offer(Occurrence("/tmp/x", id: 3), 20, emit);
+        c.Offer(Occurrence("/tmp/x", id: 4), Window, emit);
+        Assert.Equal(2, emit.Count);
+        Assert.Equal(0, emit[0].RepeatCount);
+        Assert.Equal("occurrence 4", emit[1].Message);
+        Assert.Equal(3, emit[1].RepeatCount);
+        // and it opened a new window
+        c.Offer(Occurrence("/tmp/x", id: 5), Window + 1, emit);
+        Assert.Equal(2, emit.Count);
+    }
+
+    [Fact]
+    public void A_window_that_passes_is_reported_at_the_next_event_of_another_key()
+    {
+        var c = new EventCoalescer(Window);
+        var emit = new List<SecurityEvent>();
+        c.Offer(Occurrence("/tmp/x", id: 1), 0, emit);
+        c.Offer(Occurrence("/tmp/x", id: 2), 5, emit);
+        c.Offer(Occurrence("/tmp/y", id: 3), Window + 5, emit);
+        Assert.Equal(["occurrence 1", "occurrence 2", "occurrence 3"], emit.Select(e => e.Message));
+        Assert.Equal([0, 1, 0], emit.Select(e => e.RepeatCount));
+    }
+
+    [Fact]
+    public void Type_action_and_what_make_the_key_the_message_does_not()
+    {
+        var c = new EventCoalescer(Window);
+        var emit = new List<SecurityEvent>();
+        c.Offer(Occurrence("/tmp/x"), 0, emit);
+        c.Offer(Occurrence("/tmp/x", PolicyAction.Alert), 1, emit);
+        c.Offer(Occurrence("/tmp/x", control: Control.ReadHandler), 2, emit);
+        c.Offer(Occurrence("/tmp/X"), 3, emit);
+        Assert.Equal(4, emit.Count);
+        c.Offer(SecurityEventJsonTests.Sample(what: "/tmp/x", message: "unlink on /tmp/x was blocked"), 4, emit);
+        Assert.Equal(4, emit.Count);
+    }
+
+    [Fact]
+    public void More_keys_than_slots_close_the_oldest_window_early_without_losing_its_count()
+    {
+        var c = new EventCoalescer(Window, capacity: 4);
+        var emit = new List<SecurityEvent>();
+        c.Offer(Occurrence("/tmp/a"), 0, emit);
+        c.Offer(Occurrence("/tmp/a"), 1, emit);
+        c.Offer(Occurrence("/tmp/a"), 2, emit);
+        for (int i = 0; i < 4; i++) c.Offer(Occurrence("/tmp/k" + i), 3 + i, emit);
+        // /tmp/a's window closed to make room: its two repeats went out
+        Assert.Contains(emit, e => e.What == "/tmp/a" && e.RepeatCount == 2);
+        Assert.Equal(1 + 1 + 4, emit.Count);
+    }
+
+    [Fact]
+    public void A_clock_that_goes_back_closes_the_window()
+    {
+        var c = new EventCoalescer(Window);
+        var emit = new List<SecurityEvent>();
+        c.Offer(Occurrence("/tmp/x"), 5000, emit);
+        c.Offer(Occurrence("/tmp/x"), 5001, emit);
+        c.Offer(Occurrence("/tmp/x"), 10, emit);
+        Assert.Equal(2, emit.Count);
+        Assert.Equal(2, emit[1].RepeatCount);
+    }
+
+    /// <summary>
+    /// For any stream of occurrences (few keys, non-decreasing time, flushes at random), the emitted events of a
+    /// key stand for exactly its occurrences once everything is flushed; in each window of a key at most two
+    /// events go out (the occurrence that opens it and the count of the previous one).
+    /// </summary>
+    [Fact]
+    public void Property_nothing_is_lost_and_repeats_collapse()
+    {
+        var step = Gen.Select(Gen.Int[0, 5], Gen.Int[0, 400], Gen.Int[0, 30]);
+        Gen.Select(step.Array[1, 300], Gen.Int[2, 8]).Sample((steps, capacity) =>
+        {
+            var c = new EventCoalescer(Window, capacity);
+            var emit = new List<SecurityEvent>();
+            var offered = new Dictionary<string, int>();
+            long now = 0;
+            foreach (var (key, advance, flushRoll) in steps)
+            {
+                now += advance;
+                var what = "/tmp/k" + key;
+                offered[what] = offered.GetValueOrDefault(what) + 1;
+                c.Offer(Occurrence(what), now, emit);
+                if (flushRoll == 0) c.Sweep(now, all: true, emit);
+            }
+            c.Sweep(now, all: true, emit);
+            Assert.Equal(0, c.Pending);
+            foreach (var (what, n) in offered)
+                Assert.Equal(n, emit.Where(e => e.What == what).Sum(Weight));
+            Assert.All(emit.Select(e => e.What), w => Assert.True(offered.ContainsKey(w)));
+            Assert.True(emit.Count <= steps.Length);
+        }, iter: 3000);
+    }
+
+    [Fact]
+    public void A_million_repeats_in_a_second_are_two_events()
+    {
+        var c = new EventCoalescer(TimeSpan.FromSeconds(1).Ticks);
+        var emit = new List<SecurityEvent>();
+        var e = Occurrence("/tmp/loop");
+        for (int i = 0; i < 1_000_000; i++) c.Offer(e, i * 5L /* 0.5 µs apart: 0.5 s */, emit);
+        c.Sweep(TimeSpan.FromSeconds(1).Ticks, all: false, emit);
+        Assert.Equal(2, emit.Count);
+        Assert.Equal(1_000_000, emit.Sum(Weight));
+    }
+}
