@@ -18,7 +18,7 @@ internal static unsafe class NetworkGate
     private const int MSG_FASTOPEN = 0x20000000, IPPROTO_TCP = 6, IPPROTO_MPTCP = 262;
     private const int SockaddrStorageSize = 128; // the kernel refuses longer addresses with EINVAL
     private const int UioMaxIov = 1024;          // sendmmsg sends at most this many messages
-    private const int MsghdrSize = 56, MmsghdrSize = 64;
+    private const int MmsghdrSize = 64;          // struct mmsghdr: a 56-byte msghdr, msg_len, padding
     private const int LongestName = 4096;        // longer than any name DNS can carry: never allowed
     private const int LongestReportedName = 1024;
     private const int MostRemembered = 1024;     // addresses taken from one lookup's answer
@@ -74,7 +74,8 @@ internal static unsafe class NetworkGate
         s_rule = new DestinationRule(policy.OutboundExceptions, hosts, addresses);
         s_resolved = new ResolvedAddresses();
         if (runtimeName != null) ResolveAtStart(runtimeName);
-        Diagnostics.Debug("network", $"outbound_connectivity={policy.OutboundConnectivity.Name()} {s_rule.Summary}");
+        if (Diagnostics.IsEnabled("network", Microsoft.Extensions.Logging.LogLevel.Debug))
+            Diagnostics.Debug("network", $"outbound_connectivity={policy.OutboundConnectivity.Name()} {s_rule.Summary}");
     }
 
     // ---- connect and send ----

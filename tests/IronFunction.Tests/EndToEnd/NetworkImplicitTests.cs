@@ -80,6 +80,25 @@ public class NetworkImplicitTests
         Assert.NotEqual(events[0].Pid, events[1].Pid);
     }
 
+    /// <summary>
+    /// CPython's own regression tests of its network modules talk to servers they start on loopback: under block
+    /// with no exception at all they must pass as without the library, and nothing may be denied. In the
+    /// namespace, so that a test that tried an outside address could not reach one.
+    /// </summary>
+    [NamespaceFact]
+    public void CPython_network_regression_tests_pass_under_block_with_loopback_only()
+    {
+        using var box = new Sandbox();
+        string[] suites = ["test_httplib", "test_urllib2_localnet", "test_xmlrpc", "test_wsgiref", "test_asyncio.test_sock_lowlevel"];
+        var run = NetNamespace.Run(box, """{"outbound_connectivity": "block"}""", Machine.Python.Value, ["-m", "test", .. suites],
+            timeoutSeconds: 600);
+        Assert.True(run.Result.ExitCode == 0, run.ToString());
+        Assert.Contains("== Tests result: SUCCESS ==", run.Result.Stdout);
+        Assert.Contains($"All {suites.Length} tests OK.", run.Result.Stdout);
+        Assert.Empty(run.Result.Events);
+        Assert.Empty(run.Result.Diagnostics);
+    }
+
     private const string JavaProbe = """
         import java.io.InputStream;
         import java.net.*;

@@ -167,6 +167,44 @@ public class NetworkRuntimeTests
         NetNamespace.SameEvents(expected, alert.Events("alert"), alert);
     }
 
+    [NamespaceFact]
+    public void Python_threads_looking_up_and_connecting_at_once_get_the_same_answers()
+    {
+        using var box = new Sandbox();
+        var script = box.File("threads.py", """
+            import collections, socket, threading
+            hosts = ["yahoo.com", "www.yahoo.com", "mail.yahoo.com", "s3.us-east-1.amazonaws.com", "sub.wild.example",
+                     "evil.example", "notyahoo.com", "203.0.113.99", "203.0.113.77"]
+            results = collections.Counter()
+            lock = threading.Lock()
+            def work(seed):
+                for i in range(30):
+                    host = hosts[(seed * 7 + i) % len(hosts)]
+                    try:
+                        with socket.create_connection((host, 7070), timeout=5) as c:
+                            outcome = "ok " + c.recv(100).decode().strip()
+                    except OSError as e:
+                        outcome = f"err {type(e).__name__} {e.errno}"
+                    with lock:
+                        results[f"{host} {outcome}"] += 1
+            threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+            for t in threads: t.start()
+            for t in threads: t.join()
+            for k in sorted(results): print(k, results[k])
+            """);
+        var run = NetNamespace.Run(box, NetNamespace.BlockPolicy, Machine.Python.Value, [script]);
+        var lines = run.Result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // every host always got the same answer, whatever the other threads were doing
+        Assert.Equal(
+        [
+            "203.0.113.77 ok hello 203.0.113.77", "203.0.113.99 err PermissionError 1", "evil.example err gaierror -4",
+            "mail.yahoo.com ok hello 203.0.113.15", "notyahoo.com err gaierror -4", "s3.us-east-1.amazonaws.com ok hello 203.0.113.20",
+            "sub.wild.example ok hello 203.0.113.30", "www.yahoo.com ok hello 203.0.113.11", "yahoo.com ok hello 203.0.113.10",
+        ], lines.Select(l => l[..l.LastIndexOf(' ')]).ToArray());
+        Assert.Equal(16 * 30, lines.Sum(l => int.Parse(l.Split(' ')[^1])));
+        Assert.All(run.Events("block"), w => Assert.Contains(w, new[] { "evil.example", "notyahoo.com", "203.0.113.99:7070" }));
+    }
+
     private const string NodeScript = """
         const net = require('net'), http = require('http'), dns = require('dns');
         const out = (name, status, detail) => console.log(`case=${name} ${status} ${detail}`);
