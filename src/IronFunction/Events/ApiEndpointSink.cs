@@ -25,6 +25,7 @@ internal sealed class ApiEndpointSink : IEventSink
         public readonly int OwnerPid = ownerPid;
         public readonly DropOldestQueue<SecurityEvent> Queue = new(QueueCapacity);
         public bool WorkerStarted, WorkerIdle, InFlight, Closed;
+        public volatile bool EndpointFailing;
         public volatile EndpointClient? Client;
         /// <summary>Held by the worker while it sends; taken for good at exit.</summary>
         public readonly object Sending = new();
@@ -57,8 +58,12 @@ internal sealed class ApiEndpointSink : IEventSink
         if (start) StartWorker(d);
     }
 
-    /// <summary>Waits until the queue is empty and nothing is in flight, at most <paramref name="bound"/>; returns what is left, dropped events included.</summary>
-    public long Flush(TimeSpan bound)
+    /// <summary>
+    /// Waits until the queue is empty and nothing is in flight, at most <paramref name="bound"/>; returns what is left.
+    /// Before an invocation ends it does not wait for an endpoint that is failing: a dead endpoint must not add the
+    /// bound to every invocation. At exit it waits, as the retries may still succeed.
+    /// </summary>
+    public long Flush(TimeSpan bound, bool atExit)
     {
         var d = Current();
         long deadline = Environment.TickCount64 + (long)bound.TotalMilliseconds;
@@ -66,6 +71,7 @@ internal sealed class ApiEndpointSink : IEventSink
         lock (d)
         {
             if (d.Queue.Count == 0 && !d.InFlight) return 0;
+            if (d.EndpointFailing && !atExit) return d.Queue.Count + (d.InFlight ? 1 : 0);
             // events queued by a vfork child, say, before any worker existed
             if (!d.WorkerStarted) start = d.WorkerStarted = MayStartThreads(d);
         }
@@ -177,6 +183,7 @@ internal sealed class ApiEndpointSink : IEventSink
                     Diagnostics.Error("events", $"an event could not be sent to api_endpoint: {e.Message}");
                 }
             }
+            d.EndpointFailing = client?.Failing ?? true;
             if (!delivered) lock (d) d.Queue.AddDropped(dropped + 1);
         }
     }

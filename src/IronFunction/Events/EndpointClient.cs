@@ -25,7 +25,10 @@ internal sealed class EndpointClient : IDisposable
     private volatile Socket? _socket;
     private volatile bool _aborted;
     private readonly HttpResponseReader _reader = new();
-    private bool _failing;
+    private volatile bool _failing;
+
+    /// <summary>The last attempt failed, and none has succeeded since.</summary>
+    public bool Failing => _failing;
 
     /// <param name="warmUp">Runs now what a first request would set up (socket and parsing types, OpenSSL for https), without any network traffic.</param>
     public EndpointClient(Uri endpoint, bool warmUp = false)

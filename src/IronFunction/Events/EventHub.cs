@@ -108,7 +108,7 @@ internal static class EventHub
                 {
                     var remaining = TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64));
                     long n = 0;
-                    try { n = sink.Flush(remaining); }
+                    try { n = sink.Flush(remaining, atExit); }
                     catch (Exception e) { Lifecycle.Diagnostics.Error("events", $"an event sink failed to flush: {e.Message}"); }
                     if (n > 0)
                         Lifecycle.Diagnostics.Warn("events", atExit
