@@ -1,6 +1,7 @@
 using IronFunction.Native;
 using IronFunction.Policy;
 using IronFunction.Rules;
+using Microsoft.Extensions.Logging;
 
 namespace IronFunction.Lifecycle;
 
@@ -49,7 +50,8 @@ internal static unsafe class HandlerProtection
             return;
         }
         s_files = files;
-        Diagnostics.Debug("handler", $"handler files: {string.Join(", ", [.. files.Files, .. files.PycachePatterns])}");
+        if (Diagnostics.IsEnabled("handler", LogLevel.Debug))
+            Diagnostics.Debug("handler", $"handler files: {string.Join(", ", [.. files.Files, .. files.PycachePatterns])}");
 
         if (!RuntimeApiWatcher.InLambda) { Arm("no AWS_LAMBDA_RUNTIME_API: protection starts at once"); return; }
         if (Libc.GetEnv(LoadedVariable) == "1") { Arm("started by a process whose handler was already loaded"); return; }

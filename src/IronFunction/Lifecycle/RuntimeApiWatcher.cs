@@ -10,8 +10,9 @@ namespace IronFunction.Lifecycle;
 /// invocation, and Lambda may freeze the process as soon as it is answered.
 ///
 /// Every hook that sends bytes on a descriptor hands them to <see cref="OnOutgoing"/> before the real
-/// call: send, write and writev here (Hooks/LifecycleHooks.cs); the network hooks (sendto, sendmsg,
-/// sendmmsg) should do the same with the first buffer they send. The subscribers run synchronously on the
+/// call: send, write and writev here (Hooks/LifecycleHooks.cs, behind the C filter of
+/// Native/preload_init.c); the network hooks (sendto, sendmsg, sendmmsg) should do the same with the
+/// first bytes they send. The subscribers (<see cref="OnNextInvocation"/>) run synchronously on the
 /// requesting thread, before the request leaves: read_handler arms there, and the event pipeline flushes
 /// what is pending there, so nothing waits in a frozen process.
 /// </summary>
@@ -57,13 +58,15 @@ internal static unsafe class RuntimeApiWatcher
     }
 
     /// <summary>
-    /// Outgoing bytes on <paramref name="fd"/>, seen by a hook before the real call sends them. Cheap for
-    /// anything but a request line starting with 'G'; the caller keeps errno and contains exceptions.
-    /// <paramref name="data"/> must be readable for <paramref name="length"/> bytes (the hooks check the pointer).
+    /// Outgoing bytes on <paramref name="fd"/>, seen by a hook before the real call sends them (for a
+    /// vector of buffers, the first bytes gathered). Cheap for anything but a request line starting with
+    /// 'G'; the caller keeps errno and contains exceptions. NULL, low and kernel-space pointers are never
+    /// read; any other <paramref name="data"/> must be readable for <paramref name="length"/> bytes.
     /// </summary>
     public static void OnOutgoing(int fd, byte* data, nint length)
     {
-        if (length < RuntimeApiRequest.DecisiveLength || data == null || *data != (byte)'G' || !s_inLambda) return;
+        if (length < RuntimeApiRequest.DecisiveLength || (nuint)data < 4096 || (nuint)data >= 0x0000_8000_0000_0000) return;
+        if (*data != (byte)'G' || !s_inLambda) return;
         if (ReentrancyGuard.Active) return;
         var head = new ReadOnlySpan<byte>(data, RuntimeApiRequest.DecisiveLength);
         if (!RuntimeApiRequest.IsNextInvocation(head) || !PeerIsRuntimeApi(fd)) return;
