@@ -43,11 +43,14 @@ internal static unsafe class FileGate
         var arg = new ReadOnlySpan<byte>(path, length);
         Span<byte> target = stackalloc byte[TargetResolver.BufferSize];
         int n = TargetResolver.Lexical(dirfd, arg, target);
-        if (n < 0 || !Covered(tmp, handler, target[..n]))
+        if (n >= 0 && Covered(tmp, handler, target[..n]))
         {
-            n = TargetResolver.Kernel(dirfd, arg, followLast, target);
-            if (n < 0 || !Covered(tmp, handler, target[..n])) return true;
+            if (!Judge(tmp, handler, function, target[..n])) return false;
+            if (!StillToResolve(tmp, target[..n])) return true;
+            handler = false; // reported; read_write_tmp still judges where the path really leads
         }
+        n = TargetResolver.Kernel(dirfd, arg, followLast, target);
+        if (n < 0 || !Covered(tmp, handler, target[..n])) return true;
         return Judge(tmp, handler, function, target[..n]);
     }
 
@@ -87,10 +90,16 @@ internal static unsafe class FileGate
         var arg = new ReadOnlySpan<byte>(path, length);
         Span<byte> target = stackalloc byte[TargetResolver.BufferSize];
         int n = TargetResolver.Lexical(dirfd, arg, target);
+        bool reported = false;
         if (n >= 0 && Covered(tmp, handler, target[..n]))
-            return Judge(tmp, handler, function, target[..n]) ? OpenOutcome.CallReal : OpenOutcome.Denied;
+        {
+            if (!Judge(tmp, handler, function, target[..n])) return OpenOutcome.Denied;
+            if (!StillToResolve(tmp, target[..n])) return OpenOutcome.CallReal;
+            handler = false; // reported; read_write_tmp still judges where the path really leads
+            reported = true;
+        }
 
-        if (n >= 0 && !s_openat2Unavailable && OpenAt2Equivalent(flags))
+        if (n >= 0 && !reported && !s_openat2Unavailable && OpenAt2Equivalent(flags))
         {
             var how = new OpenHow
             {
@@ -124,6 +133,13 @@ internal static unsafe class FileGate
             if (mode[i] == (byte)'+') return true;
         return false;
     }
+
+    /// <summary>
+    /// After a lexical target was judged and let through: read_write_tmp judges a lexical /tmp path at once,
+    /// but a path that was only a handler file (alert) may still lead into /tmp through a link.
+    /// </summary>
+    private static bool StillToResolve(PolicyAction tmp, ReadOnlySpan<byte> lexical) =>
+        tmp != PolicyAction.Allow && !Startup.TmpRule.Covers(lexical);
 
     /// <summary>Whether any active rule covers the target (read_write_tmp when not allow, read_handler when armed and reading).</summary>
     private static bool Covered(PolicyAction tmp, bool handler, ReadOnlySpan<byte> target) =>

@@ -223,6 +223,25 @@ public class ReadHandlerProbeTests
     }
 
     [Fact]
+    public void A_handler_alert_does_not_let_a_link_into_tmp_past_read_write_tmp()
+    {
+        using var box = new Sandbox();
+        var root = new ProbeTaskRoot(box);
+        var inTmp = Path.Combine(box.TmpDir, "app.py");
+        File.WriteAllText(inTmp, ProbeTaskRoot.Source);
+        File.Delete(root.Handler);
+        File.CreateSymbolicLink(root.Handler, inTmp);
+        foreach (var call in new[] { "open", "fopen" })
+        {
+            var run = root.Probe(box, """{"read_handler":"alert","read_write_tmp":"block"}""", [call, root.Handler]);
+            Assert.Equal(call == "open" ? DeniedFd : DeniedPtr, TmpProbe.Line(run));
+            Assert.Equal(2, run.Events.Count);
+            Assert.Contains(run.Events, e => e.Str("event_type") == "read_handler" && e.Str("action") == "alert" && e.Str("what") == root.Handler);
+            Assert.Contains(run.Events, e => e.Str("event_type") == "read_write_tmp" && e.Str("action") == "block" && e.Str("what") == inTmp);
+        }
+    }
+
+    [Fact]
     public void Under_a_runtime_api_reads_are_free_until_the_runtime_asks_for_an_invocation()
     {
         using var box = new Sandbox();
