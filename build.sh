@@ -12,12 +12,29 @@ publish() {
   echo "built $DIST/lib_iron_function.so"
 }
 
+# The real AWS Node.js runtime interface client for the local Lambda tests, installed once into
+# tests/lambda/node/node_modules from its lock file. Its native addon (libcurl + aws-lambda-cpp) is not in
+# the npm package: npm installs without running any package's scripts, then runs aws-lambda-ric's own
+# build alone (needs cmake, make, g++; takes a few minutes).
+lambda_node() {
+  local dir=tests/lambda/node
+  [ -f "$dir/node_modules/aws-lambda-ric/rapid-client.node" ] && return
+  echo "installing aws-lambda-ric into $dir/node_modules (builds its native addon, once)"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  if ! (cd "$dir" && npm rebuild aws-lambda-ric --foreground-scripts > node_modules/.aws-lambda-ric-build.log 2>&1); then
+    tail -30 "$dir/node_modules/.aws-lambda-ric-build.log" >&2
+    echo "building aws-lambda-ric's native addon failed (log: $dir/node_modules/.aws-lambda-ric-build.log)" >&2
+    exit 1
+  fi
+}
+
 case "${1:-build}" in
   build)
     publish
     ;;
   test)
     publish
+    lambda_node
     # the end-to-end tests run real programs under dist/lib_iron_function.so
     dotnet test tests/IronFunction.Tests/IronFunction.Tests.csproj -c Release -nologo -v:q \
       --logger "console;verbosity=normal" "${@:2}"

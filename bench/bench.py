@@ -14,11 +14,12 @@ def compile_probe(name="open_close", flags=()):
     subprocess.run(["gcc", "-O2", *flags, "-o", exe, os.path.join(ROOT, "bench", name + ".c")], check=True)
     return exe
 
-def env_with(policy):
+def env_with(policy, extra=None):
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "IRON_FUNCTION_POLICY", "IRON_LOG")}
     if policy:
         env["LD_PRELOAD"] = LIB
         env["IRON_FUNCTION_POLICY"] = policy
+    env.update(extra or {})
     return env
 
 def wall(cmd, env, repeat):
@@ -57,6 +58,12 @@ if not os.path.exists(LIB):
     sys.exit(f"{LIB} is missing: run ./build.sh first")
 probe = compile_probe()
 connect_probe = compile_probe("loopback_connect")
+writer = compile_probe("write_loop")
+# a handler outside Lambda: read_handler is armed from the start, so every open for reading is judged by it too
+task = os.path.join(WORK, "task")
+os.makedirs(task, exist_ok=True)
+open(os.path.join(task, "app.py"), "w").close()
+ARMED = {"_HANDLER": "app.handler", "LAMBDA_TASK_ROOT": task}
 python = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"], capture_output=True, text=True).stdout.strip()
 policy_file = tempfile.NamedTemporaryFile("w", suffix=".json", dir=WORK, delete=False)
 json.dump({"read_write_tmp": "block", "create_child_process": "block", "read_handler": "block",
@@ -69,6 +76,10 @@ side_by_side("open+close of an allowed file", lambda p: float(subprocess.run(
     [probe, "/etc/hostname", "200000"], env=env_with(p), capture_output=True, text=True, check=True).stdout), "ns", 1.10)
 side_by_side("loopback TCP connect (+accept, close)", lambda p: float(subprocess.run(
     [connect_probe, "20000"], env=env_with(p), capture_output=True, text=True, check=True).stdout), "ns", 1.05)
+side_by_side("open+close, read_handler armed", lambda p: float(subprocess.run(
+    [probe, "/etc/hostname", "200000"], env=env_with(p, ARMED), capture_output=True, text=True, check=True).stdout), "ns", 1.10)
+side_by_side("write of 64 bytes to /dev/null", lambda p: float(subprocess.run(
+    [writer, "/dev/null", "1000000"], env=env_with(p), capture_output=True, text=True, check=True).stdout), "ns", 1.10)
 side_by_side("python -c pass (start)", lambda p: wall([python, "-c", "pass"], env_with(p), 5) * 1000, "ms", 1.05)
 side_by_side("node -e 0 (start)", lambda p: wall(["node", "-e", "0"], env_with(p), 3) * 1000, "ms", 1.05)
 rb = peak_rss_kib([python, "-c", "pass"], env_with(None))

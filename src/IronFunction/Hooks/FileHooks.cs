@@ -6,7 +6,8 @@ namespace IronFunction.Hooks;
 
 /// <summary>
 /// Exported interceptors for every libc entry point that opens, creates, reads, writes, lists,
-/// removes, renames, links, truncates or changes the metadata of a file (read_write_tmp).
+/// removes, renames, links, truncates or changes the metadata of a file (read_write_tmp, and read_handler
+/// for the calls that read a file or give it another name).
 /// Each is thin: judge the path argument(s), then call the real function or deny.
 /// Their names are listed in Hooks/files.symbols; a test keeps both in step.
 /// </summary>
@@ -116,18 +117,18 @@ internal static unsafe class FileHooks
     // ---- stdio and directory streams (glibc opens these internally, past the public open) ----
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_fopen")]
-    private static nint Fopen(byte* path, byte* mode) => Judge(AT, path, true, "fopen") ? Real.fopen(path, mode) : 0;
+    private static nint Fopen(byte* path, byte* mode) => Judge(AT, path, true, "fopen", FopenReads(mode)) ? Real.fopen(path, mode) : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_fopen64")]
-    private static nint Fopen64(byte* path, byte* mode) => Judge(AT, path, true, "fopen64") ? Real.fopen64(path, mode) : 0;
+    private static nint Fopen64(byte* path, byte* mode) => Judge(AT, path, true, "fopen64", FopenReads(mode)) ? Real.fopen64(path, mode) : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_freopen")]
     private static nint Freopen(byte* path, byte* mode, nint stream) =>
-        Judge(AT, path, true, "freopen") ? Real.freopen(path, mode, stream) : 0;
+        Judge(AT, path, true, "freopen", FopenReads(mode)) ? Real.freopen(path, mode, stream) : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_freopen64")]
     private static nint Freopen64(byte* path, byte* mode, nint stream) =>
-        Judge(AT, path, true, "freopen64") ? Real.freopen64(path, mode, stream) : 0;
+        Judge(AT, path, true, "freopen64", FopenReads(mode)) ? Real.freopen64(path, mode, stream) : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_opendir")]
     private static nint Opendir(byte* path) => Judge(AT, path, true, "opendir") ? Real.opendir(path) : 0;
@@ -198,12 +199,13 @@ internal static unsafe class FileHooks
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_remove")]
     private static int Remove(byte* path) => Judge(AT, path, false, "remove") ? Real.remove(path) : -1;
 
-    // ---- rename and link: both names are judged; a rename may move the working directory ----
+    // ---- rename and link: both names are judged; a rename may move the working directory. The source
+    // counts as a read for read_handler: another name for the handler would be readable. ----
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_rename")]
     private static int Rename(byte* from, byte* to)
     {
-        if (!Judge(AT, from, false, "rename") || !Judge(AT, to, false, "rename")) return -1;
+        if (!Judge(AT, from, false, "rename", readsContent: true) || !Judge(AT, to, false, "rename")) return -1;
         int result = Real.rename(from, to);
         TargetResolver.ForgetWorkingDirectory();
         return result;
@@ -212,7 +214,7 @@ internal static unsafe class FileHooks
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_renameat")]
     private static int Renameat(int fromDir, byte* from, int toDir, byte* to)
     {
-        if (!Judge(fromDir, from, false, "renameat") || !Judge(toDir, to, false, "renameat")) return -1;
+        if (!Judge(fromDir, from, false, "renameat", readsContent: true) || !Judge(toDir, to, false, "renameat")) return -1;
         int result = Real.renameat(fromDir, from, toDir, to);
         TargetResolver.ForgetWorkingDirectory();
         return result;
@@ -221,7 +223,7 @@ internal static unsafe class FileHooks
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_renameat2")]
     private static int Renameat2(int fromDir, byte* from, int toDir, byte* to, uint flags)
     {
-        if (!Judge(fromDir, from, false, "renameat2") || !Judge(toDir, to, false, "renameat2")) return -1;
+        if (!Judge(fromDir, from, false, "renameat2", readsContent: true) || !Judge(toDir, to, false, "renameat2")) return -1;
         int result = Real.renameat2(fromDir, from, toDir, to, flags);
         TargetResolver.ForgetWorkingDirectory();
         return result;
@@ -229,11 +231,11 @@ internal static unsafe class FileHooks
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_link")]
     private static int Link(byte* from, byte* to) =>
-        Judge(AT, from, false, "link") && Judge(AT, to, false, "link") ? Real.link(from, to) : -1;
+        Judge(AT, from, false, "link", readsContent: true) && Judge(AT, to, false, "link") ? Real.link(from, to) : -1;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_linkat")]
     private static int Linkat(int fromDir, byte* from, int toDir, byte* to, int flags) =>
-        JudgeAt(fromDir, from, (flags & AT_SYMLINK_FOLLOW) != 0 ? flags & ~0x100 : flags | 0x100, "linkat") &&
+        JudgeAt(fromDir, from, (flags & AT_SYMLINK_FOLLOW) != 0 ? flags & ~0x100 : flags | 0x100, "linkat", readsContent: true) &&
         Judge(toDir, to, false, "linkat") ? Real.linkat(fromDir, from, toDir, to, flags) : -1;
 
     // the link's own name is judged; where it points is judged when something follows it
@@ -377,17 +379,17 @@ internal static unsafe class FileHooks
     // ---- containment: a failure inside the library lets the call through and is logged, never thrown
     // into the host; a call let through sees the errno it came with, whatever resolving the path did to it.
 
-    private static bool Judge(int dirfd, byte* path, bool followLast, string function)
+    private static bool Judge(int dirfd, byte* path, bool followLast, string function, bool readsContent = false)
     {
         int errno = Errno.Value;
-        try { return Restored(Permit(dirfd, path, followLast, function), errno); }
+        try { return Restored(Permit(dirfd, path, followLast, function, readsContent), errno); }
         catch (Exception e) { return Restored(Contained(function, e), errno); }
     }
 
-    private static bool JudgeAt(int dirfd, byte* path, int atFlags, string function)
+    private static bool JudgeAt(int dirfd, byte* path, int atFlags, string function, bool readsContent = false)
     {
         int errno = Errno.Value;
-        try { return Restored(PermitAt(dirfd, path, atFlags, function), errno); }
+        try { return Restored(PermitAt(dirfd, path, atFlags, function, readsContent), errno); }
         catch (Exception e) { return Restored(Contained(function, e), errno); }
     }
 

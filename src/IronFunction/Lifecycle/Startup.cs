@@ -54,7 +54,8 @@ internal static class Startup
             }
 
             s_tmpRule = new TmpPathRule(TmpRoots());
-            if (policy.ReadWriteTmp != PolicyAction.Allow) KeepFileCallsOnLibc();
+            HandlerProtection.Start(policy);
+            if (policy.ReadWriteTmp != PolicyAction.Allow || policy.ReadHandler != PolicyAction.Allow) KeepFileCallsOnLibc();
             Hooks.NetworkGate.Start(policy);
             EventHub.Start(new FunctionInfo());
             ApiEndpointSink.Start(policy.ApiEndpoint);
@@ -63,7 +64,7 @@ internal static class Startup
                 $"outbound_connectivity={policy.OutboundConnectivity.Name()} read_handler={policy.ReadHandler.Name()} " +
                 $"origin={policy.Origin} source={policy.SourcePath ?? "(none)"}");
             Diagnostics.Debug("files", $"temporary roots: {string.Join(", ", s_tmpRule.Roots)}");
-            Diagnostics.Debug("lifecycle", "create_child_process and read_handler are parsed but not yet enforced");
+            Diagnostics.Debug("lifecycle", "create_child_process is parsed but not yet enforced");
             s_policy = policy;
             return policy;
         }

@@ -18,6 +18,7 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static partial int* ErrnoLocation();
 
+    // write is also hooked (Hooks/lifecycle.symbols); the link's --wrap=write sends this call to libc, never to the hook
     [LibraryImport("libc", EntryPoint = "write")]
     public static partial nint Write(int fd, byte* buffer, nint count);
 
@@ -33,6 +34,9 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "strnlen")]
     [SuppressGCTransition]
     public static partial nint Strnlen(byte* s, nint max);
+
+    [LibraryImport("libc", EntryPoint = "getpeername")]
+    public static partial int Getpeername(int fd, byte* address, uint* length);
 
     [LibraryImport("libc", EntryPoint = "getcwd")]
     public static partial byte* Getcwd(byte* buffer, nint size);

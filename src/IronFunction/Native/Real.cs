@@ -4,7 +4,7 @@ namespace IronFunction.Native;
 /// The real libc functions behind every hook, resolved once at start with dlsym(RTLD_NEXT).
 /// A hook calls through these; nothing else in the library calls a hooked name.
 /// </summary>
-internal static unsafe class Real
+internal static unsafe partial class Real
 {
     // open family
     public static delegate* unmanaged<byte*, int, uint, int> open, open64;
