@@ -9,7 +9,8 @@ namespace IronFunction.Hooks;
 /// Exported interceptors through which a runtime sends its Runtime API requests (Hooks/lifecycle.symbols):
 /// the AWS clients' libcurl and CPython's sockets call send, Node.js's own http module writes through
 /// libuv (write, writev). Each passes its first bytes to <see cref="RuntimeApiWatcher"/> and then always
-/// calls the real function: nothing here is ever denied. The common call costs a length and one byte compare.
+/// calls the real function: nothing here is ever denied. A C filter in front of them (Native/preload_init.c,
+/// 5.) lets through only a call whose bytes could begin the request; every other call goes straight to libc.
 /// </summary>
 internal static unsafe class LifecycleHooks
 {
@@ -32,38 +33,11 @@ internal static unsafe class LifecycleHooks
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_writev")]
-    private static nint Writev(int fd, IoVector* vectors, int count)
+    private static nint Writev(int fd, nint vectors, int count)
     {
-        if (count > 0 && Readable(vectors)) WatchVectors(fd, vectors, count);
+        WatchVectors(fd, vectors, count);
         if (Real.writev == null) Real.ResolveLifecycle();
-        return Real.writev(fd, (nint)vectors, count);
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVector
-    {
-        public byte* Base;
-        public nuint Length;
-    }
-
-    /// <summary>The request line may arrive split over several buffers: the first bytes are gathered, up to what decides.</summary>
-    private static void WatchVectors(int fd, IoVector* vectors, int count)
-    {
-        int first = 0;
-        while (first < count && vectors[first].Length == 0) first++;
-        if (first == count || !Readable(vectors[first].Base) || *vectors[first].Base != (byte)'G') return;
-        byte* head = stackalloc byte[Decisive];
-        int have = 0;
-        for (int i = first; i < count && have < Decisive; i++)
-        {
-            var v = vectors[i];
-            if (v.Length == 0) continue;
-            if (!Readable(v.Base)) return;
-            int take = (int)Math.Min(v.Length, (nuint)(Decisive - have));
-            new ReadOnlySpan<byte>(v.Base, take).CopyTo(new Span<byte>(head + have, Decisive - have));
-            have += take;
-        }
-        if (have == Decisive) Watch(fd, head, have);
+        return Real.writev(fd, vectors, count);
     }
 
     /// <summary>NULL, low and kernel-space pointers are the kernel's to refuse (EFAULT); they are never read here.</summary>
@@ -73,11 +47,21 @@ internal static unsafe class LifecycleHooks
     {
         int errno = Errno.Value;
         try { RuntimeApiWatcher.OnOutgoing(fd, data, length); }
-        catch (Exception e)
-        {
-            try { Diagnostics.Error("lifecycle", $"watching an outgoing request failed: {e}"); }
-            catch { /* nothing may escape into the host */ }
-        }
+        catch (Exception e) { Contained(e); }
         Errno.Value = errno;
+    }
+
+    private static void WatchVectors(int fd, nint vectors, int count)
+    {
+        int errno = Errno.Value;
+        try { RuntimeApiWatcher.OnOutgoingVectors(fd, vectors, count); }
+        catch (Exception e) { Contained(e); }
+        Errno.Value = errno;
+    }
+
+    private static void Contained(Exception e)
+    {
+        try { Diagnostics.Error("lifecycle", $"watching an outgoing request failed: {e}"); }
+        catch { /* nothing may escape into the host */ }
     }
 }

@@ -33,6 +33,16 @@ internal static unsafe class HandlerProtection
     public static HandlerFiles Files => s_files;
 
     /// <summary>
+    /// The entry a child's environment must carry for read_handler: "IRON_FUNCTION_HANDLER_LOADED=1" once
+    /// this process is armed, "…=0" while its runtime initialises, null when read_handler has nothing to
+    /// carry (allow, no handler files, outside Lambda). For exec hooks that rebuild an environment: an
+    /// explicit envp (Python's os.environ is a copy from start-up) may hold a stale value or none.
+    /// </summary>
+    public static string? ChildEnvironmentEntry =>
+        s_files.IsEmpty || s_action == PolicyAction.Allow || !RuntimeApiWatcher.InLambda ? null
+        : LoadedVariable + (s_armed ? "=1" : "=0");
+
+    /// <summary>
     /// From the library's start, once, single-threaded. Starts the Runtime API watcher first: the
     /// lifecycle it reports serves the event pipeline whatever read_handler says.
     /// </summary>

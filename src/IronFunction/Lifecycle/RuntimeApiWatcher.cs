@@ -65,13 +65,49 @@ internal static unsafe class RuntimeApiWatcher
     /// </summary>
     public static void OnOutgoing(int fd, byte* data, nint length)
     {
-        if (length < RuntimeApiRequest.DecisiveLength || (nuint)data < 4096 || (nuint)data >= 0x0000_8000_0000_0000) return;
+        if (length < RuntimeApiRequest.DecisiveLength || !UserPointer(data)) return;
         if (*data != (byte)'G' || !s_inLambda) return;
         if (ReentrancyGuard.Active) return;
         var head = new ReadOnlySpan<byte>(data, RuntimeApiRequest.DecisiveLength);
         if (!RuntimeApiRequest.IsNextInvocation(head) || !PeerIsRuntimeApi(fd)) return;
         NextInvocationRequested();
     }
+
+    /// <summary>
+    /// Outgoing bytes as an iovec array (writev; sendmsg's msg_iov): the first bytes are gathered across
+    /// the buffers, since a request line may arrive split, and judged as <see cref="OnOutgoing"/> does.
+    /// </summary>
+    public static void OnOutgoingVectors(int fd, nint iovecs, int count)
+    {
+        if (count <= 0 || !s_inLambda || !UserPointer((void*)iovecs)) return;
+        var vectors = (IoVector*)iovecs;
+        int first = 0;
+        while (first < count && vectors[first].Length == 0) first++;
+        if (first == count || !UserPointer(vectors[first].Base) || *vectors[first].Base != (byte)'G') return;
+        const int Need = RuntimeApiRequest.DecisiveLength;
+        byte* head = stackalloc byte[Need];
+        int have = 0;
+        for (int i = first; i < count && have < Need; i++)
+        {
+            var v = vectors[i];
+            if (v.Length == 0) continue;
+            if (!UserPointer(v.Base)) return;
+            int take = (int)Math.Min(v.Length, (nuint)(Need - have));
+            new ReadOnlySpan<byte>(v.Base, take).CopyTo(new Span<byte>(head + have, Need - have));
+            have += take;
+        }
+        if (have == Need) OnOutgoing(fd, head, have);
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct IoVector
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    /// <summary>NULL, low and kernel-space pointers are the kernel's to refuse (EFAULT); they are never read here.</summary>
+    private static bool UserPointer(void* p) => (nuint)p >= 4096 && (nuint)p < 0x0000_8000_0000_0000;
 
     /// <summary>The descriptor is a socket connected to the Runtime API (anything else that writes those bytes is not the runtime).</summary>
     private static bool PeerIsRuntimeApi(int fd)

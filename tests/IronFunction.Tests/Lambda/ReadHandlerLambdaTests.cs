@@ -68,10 +68,11 @@ public static class HandlerRuns
         return doc.RootElement.GetProperty("results").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
     }
 
-    public static int InitRead(InvocationResult result)
+    /// <summary>What the handler read of its own source at import (itself, or "init_child_read": a child process).</summary>
+    public static int InitRead(InvocationResult result, string key = "init_read")
     {
         using var doc = JsonDocument.Parse(result.Body);
-        return doc.RootElement.GetProperty("init_read").GetInt32();
+        return doc.RootElement.GetProperty(key).GetInt32();
     }
 
     /// <summary>
@@ -93,6 +94,7 @@ public static class HandlerRuns
         {
             var results = Results(answer, run);
             Assert.Equal(root.HandlerLength, InitRead(answer));
+            if (runtime.Name == "python") Assert.Equal(root.HandlerLength, InitRead(answer, "init_child_read"));
             foreach (var read in reads)
             {
                 Assert.True(results.TryGetValue(read.Name, out var got), $"no answer for {read.Name}: {answer}\n{run}");

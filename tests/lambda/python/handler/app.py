@@ -1,9 +1,10 @@
 """A Lambda handler that tries to read files (its own source among them) and reports what happened.
 
 Event: {"reads": [{"name": ..., "path": ..., "how": "open" | "os.open" | "openat" | "cat"}]}, paths
-relative to the working directory (the task root); "<self>" is __file__, "<pycache>" its byte-code cache. "openat" opens the path relative to a descriptor of
-the task root; "cat" reads it in a child process. Response: {"init_read": <bytes of its own source read
-at import>, "results": {name: "ok <bytes>" | "errno <n>" | "exit <code>"}}.
+relative to the working directory (the task root); "<self>" is __file__, "<pycache>" its byte-code cache.
+"openat" opens the path relative to a descriptor of the task root; "cat" reads it in a child process. Response: {"init_read": <bytes of its own source read
+at import>, "init_child_read": <the same, read by a child process at import>, "results": {name: "ok <bytes>"
+| "errno <n>" | "exit <code>"}}.
 """
 import importlib.util
 import os
@@ -21,6 +22,8 @@ os.close(_r)
 # Reading its own source while the runtime initialises is allowed.
 with open(__file__, "rb") as f:
     INIT_READ = len(f.read())
+# So is a child process started meanwhile.
+INIT_CHILD_READ = len(subprocess.run(["cat", __file__], stdout=subprocess.PIPE).stdout)
 
 
 def attempt(path, how):
@@ -59,4 +62,5 @@ def handler(event, context):
         elif path == "<pycache>":
             path = importlib.util.cache_from_source(__file__)
         results[read["name"]] = attempt(path, read.get("how", "open"))
-    return {"init_read": INIT_READ, "request_id": context.aws_request_id, "results": results}
+    return {"init_read": INIT_READ, "init_child_read": INIT_CHILD_READ, "request_id": context.aws_request_id,
+            "results": results}
