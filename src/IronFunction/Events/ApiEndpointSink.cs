@@ -24,7 +24,7 @@ internal sealed class ApiEndpointSink : IEventSink
         public readonly uint Generation = generation;
         public readonly int OwnerPid = ownerPid;
         public readonly DropOldestQueue<SecurityEvent> Queue = new(QueueCapacity);
-        public bool WorkerStarted, WorkerIdle, InFlight, Closed;
+        public bool WorkerStarted, WorkerIdle, InFlight;
         public volatile bool EndpointFailing;
         public volatile EndpointClient? Client;
         /// <summary>Held by the worker while it sends; taken for good at exit.</summary>
@@ -97,11 +97,7 @@ internal sealed class ApiEndpointSink : IEventSink
     {
         var d = Current();
         long dropped;
-        lock (d)
-        {
-            d.Closed = true;
-            dropped = d.Queue.Dropped;
-        }
+        lock (d) dropped = d.Queue.Dropped;
         if (dropped > 0)
             Diagnostics.Warn("events", $"{dropped} event(s) were lost on the way to api_endpoint (queue overflow or failed delivery) and no later event reported them");
         d.Client?.Abort();
@@ -139,6 +135,16 @@ internal sealed class ApiEndpointSink : IEventSink
     }
 
     private void Work(Delivery d)
+    {
+        try { Deliveries(d); }
+        catch (Exception e)
+        {
+            // nothing may escape this thread: an unhandled exception would end the host process
+            Diagnostics.Error("events", $"api_endpoint delivery stopped: {e.Message}");
+        }
+    }
+
+    private void Deliveries(Delivery d)
     {
         // sockets, DNS, TLS and certificate files of the delivery are the library's own work: never judged
         ReentrancyGuard.MarkThreadAsLibraryOwned();
@@ -179,7 +185,6 @@ internal sealed class ApiEndpointSink : IEventSink
                 }
                 catch (Exception e)
                 {
-                    // nothing may escape this thread: an unhandled exception would end the host process
                     Diagnostics.Error("events", $"an event could not be sent to api_endpoint: {e.Message}");
                 }
             }
