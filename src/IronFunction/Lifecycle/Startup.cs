@@ -59,6 +59,8 @@ internal static class Startup
             Hooks.NetworkGate.Start(policy);
             EventHub.Start(new FunctionInfo());
             ApiEndpointSink.Start(policy.ApiEndpoint);
+            // Lambda may freeze the process once the runtime has asked for its next invocation: nothing pending may wait
+            RuntimeApiWatcher.OnNextInvocation(budget => EventHub.Flush(budget));
             Diagnostics.Debug("policy",
                 $"read_write_tmp={policy.ReadWriteTmp.Name()} create_child_process={policy.CreateChildProcess.Name()} " +
                 $"outbound_connectivity={policy.OutboundConnectivity.Name()} read_handler={policy.ReadHandler.Name()} " +
