@@ -46,7 +46,9 @@ public class PolicyPropertyTests
     /// <summary>A valid exception string and what it must parse to.</summary>
     private static readonly Gen<(string Text, NetworkException Expected)> ValidException = Gen.OneOf(
         Gen.OneOf("aws", "AWS", "Aws").Select(t => (t, new NetworkException(NetworkExceptionKind.Aws, t, null, null, 0))),
-        DomainName.Select(d => (d, new NetworkException(NetworkExceptionKind.Domain, d, Name(d), null, 0))),
+        // "aws" alone (any case, trailing dot or not) is the AWS keyword, not a domain
+        DomainName.Where(d => !string.Equals(d.TrimEnd('.'), "aws", StringComparison.OrdinalIgnoreCase))
+            .Select(d => (d, new NetworkException(NetworkExceptionKind.Domain, d, Name(d), null, 0))),
         DomainName.Select(d => ("*." + d, new NetworkException(NetworkExceptionKind.WildcardDomain, "*." + d, Name(d), null, 0))),
         Address.Select(a => (a.ToString(), new NetworkException(NetworkExceptionKind.Address, a.ToString(), null, Canonical(a), Bits(Canonical(a))))),
         Gen.Select(Address, Gen.Int[0, 128], (a, p) =>
