@@ -267,3 +267,42 @@ public class RuntimeLifecycleTests
         Assert.Empty(run.Events);
     }
 }
+
+/// <summary>The local Lambda itself: both clients report a handler that cannot load, and errors a handler raises.</summary>
+public class LocalLambdaTests
+{
+    [Theory]
+    [InlineData("python", "app.py", "raise RuntimeError('cannot start')\n", "RuntimeError")]
+    [InlineData("node", "app.mjs", "throw new Error('cannot start');\n", "Error")]
+    public void A_handler_that_cannot_load_reports_an_init_error(string name, string file, string source, string errorType)
+    {
+        using var box = new Sandbox();
+        var task = box.File(Path.Combine("task", file), source);
+        var runtime = name == "python" ? LambdaRuntime.Python() : LambdaRuntime.Node();
+        using var lambda = LocalLambda.Start(runtime, Path.GetDirectoryName(task)!, "app.handler", box.Policy(HandlerRuns.Block));
+        var error = lambda.Api.InitError.WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+        var run = lambda.Stop();
+        Assert.Contains(errorType, error);
+        Assert.Contains("cannot start", error);
+        Assert.Equal(0, run.NextRequests);
+        Assert.Empty(run.Events); // loading the handler is initialisation: its reads are free
+    }
+
+    [Theory]
+    [InlineData("python", "app.py", "def handler(event, context):\n    raise ValueError('bad ' + event['x'])\n", "ValueError")]
+    [InlineData("node", "app.mjs", "export const handler = async (event) => { throw new TypeError('bad ' + event.x); };\n", "TypeError")]
+    public void An_error_the_handler_raises_is_the_invocation_result(string name, string file, string source, string errorType)
+    {
+        using var box = new Sandbox();
+        var task = box.File(Path.Combine("task", file), source);
+        var runtime = name == "python" ? LambdaRuntime.Python() : LambdaRuntime.Node();
+        using var lambda = LocalLambda.Start(runtime, Path.GetDirectoryName(task)!, "app.handler", box.Policy(HandlerRuns.Block));
+        var result = lambda.Invoke("""{"x":"input"}""");
+        var run = lambda.Finish();
+        Assert.True(result.IsError, $"{result}\n{run}");
+        Assert.Contains(errorType, result.Body);
+        Assert.Contains("bad input", result.Body);
+        Assert.Equal(2, run.NextRequests);
+        Assert.Empty(run.Events); // neither client reads the handler's source to report an error
+    }
+}
