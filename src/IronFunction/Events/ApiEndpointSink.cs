@@ -15,6 +15,9 @@ internal sealed class ApiEndpointSink : IEventSink
     /// <summary>About 1,000 events of a few hundred bytes each, a tenth of a second at 10,000 events/s.</summary>
     public const int QueueCapacity = 1024;
 
+    /// <summary>Naps of 1 ms the worker takes on an empty queue before it sleeps until woken.</summary>
+    private const int LingerNaps = 3;
+
     private readonly Uri _endpoint;
     private Delivery _delivery;
 
@@ -163,8 +166,15 @@ internal sealed class ApiEndpointSink : IEventSink
             lock (d)
             {
                 d.InFlight = false;
-                while (!d.Queue.TryDequeue(out next))
+                for (int naps = 0; !d.Queue.TryDequeue(out next); naps++)
                 {
+                    if (naps < LingerNaps)
+                    {
+                        // under a stream of events, stay awake a moment: callers then never pay for waking this thread
+                        if (naps == 0) Monitor.PulseAll(d);
+                        Monitor.Wait(d, 1);
+                        continue;
+                    }
                     d.WorkerIdle = true;
                     Monitor.PulseAll(d);
                     Monitor.Wait(d);
