@@ -463,11 +463,11 @@ public class EventDeliveryAccountingTests
         var release = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var endpoint = new LoopbackEndpoint { Respond = r => r.Index == 0 ? release.Task : Task.FromResult(204) };
         var prefix = Path.Combine(box.TmpDir, "burst-");
-        const int burst = 3000, capacity = 1024;
+        const int burst = 10_000, capacity = 4096;
 
         using var probe = new Delivery.Interactive(Delivery.Probe.Value, ["stdin", "burst", prefix, burst.ToString(CultureInfo.InvariantCulture)],
             Delivery.Policy(box, endpoint.Url()), Delivery.Env());
-        // all 3000 are queued (or dropped) while the endpoint holds the first one
+        // all of the burst is queued (or dropped) while the endpoint holds the first one
         probe.WaitForLine(l => l == "ready", TimeSpan.FromSeconds(60));
         Assert.True(endpoint.WaitFor(r => r.Count == 1, TimeSpan.FromSeconds(30)), "the first event never arrived");
         release.SetResult(204);
