@@ -1,7 +1,7 @@
 /*
  * The only C in the library: what must run where the NativeAOT runtime cannot.
  *
- * 1. Export trampolines. Each hooked libc name (Hooks/*.symbols) is exported here and
+ * 1. Export trampolines. Each hooked libc name (Hooks/<control>.symbols) is exported here and
  *    jumps to its managed hook (iron_hook_<name>) once the library has started, or straight to
  *    the real libc function before that: other libraries' ELF constructors may run before this
  *    library's, and a managed hook entered before the runtime is set up crashes the process.
