@@ -54,13 +54,14 @@ internal static class Startup
             }
 
             s_tmpRule = new TmpPathRule(TmpRoots());
+            ProcessProtection.Start(policy);
             EventHub.Start(new FunctionInfo());
             Diagnostics.Debug("policy",
                 $"read_write_tmp={policy.ReadWriteTmp.Name()} create_child_process={policy.CreateChildProcess.Name()} " +
                 $"outbound_connectivity={policy.OutboundConnectivity.Name()} read_handler={policy.ReadHandler.Name()} " +
                 $"origin={policy.Origin} source={policy.SourcePath ?? "(none)"}");
             Diagnostics.Debug("files", $"temporary roots: {string.Join(", ", s_tmpRule.Roots)}");
-            Diagnostics.Debug("lifecycle", "create_child_process, outbound_connectivity and read_handler are parsed but not yet enforced");
+            Diagnostics.Debug("lifecycle", "outbound_connectivity and read_handler are parsed but not yet enforced");
             s_policy = policy;
             return policy;
         }

@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+using IronFunction.Native;
+using IronFunction.Policy;
+using IronFunction.Rules;
+
+namespace IronFunction.Lifecycle;
+
+/// <summary>
+/// create_child_process at start: the kernel backstop in block mode, and the values that new programs
+/// must keep (this library in LD_PRELOAD, the policy file), captured before the protected code runs.
+/// </summary>
+internal static unsafe class ProcessProtection
+{
+    /// <summary>Mirrors struct iron_process_config in Native/preload_init.c.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NativeConfig
+    {
+        public int Action;
+        public int ProtectTree;
+        public nint Library;
+        public nint LibraryAsLoaded;
+        public nint Policy;
+    }
+
+    private static NativeConfig s_config;
+
+    /// <summary>The kernel filter is in force (block mode, and the kernel accepted it).</summary>
+    public static bool FilterInstalled { get; private set; }
+
+    public static void Start(EffectivePolicy policy)
+    {
+        try
+        {
+            bool protectTree = policy.ReadWriteTmp != PolicyAction.Allow || policy.CreateChildProcess != PolicyAction.Allow ||
+                               policy.OutboundConnectivity != PolicyAction.Allow || policy.ReadHandler != PolicyAction.Allow;
+            var (library, asLoaded) = LibraryPath();
+            var policyPath = PolicyPath();
+            s_config = new NativeConfig
+            {
+                Action = (int)policy.CreateChildProcess,
+                ProtectTree = protectTree ? 1 : 0,
+                Library = NativeString(library),
+                LibraryAsLoaded = NativeString(asLoaded),
+                Policy = NativeString(policyPath),
+            };
+            if (protectTree && library == null)
+                Diagnostics.Warn("process", "cannot tell this library's path; programs started from here will not keep it");
+            Diagnostics.Debug("process", $"create_child_process={policy.CreateChildProcess.Name()} protect_tree={protectTree} " +
+                                         $"library={library ?? "(unknown)"} policy={policyPath ?? "(unset)"}");
+
+            if (policy.CreateChildProcess == PolicyAction.Block)
+            {
+                var problem = Seccomp.Install(ProcessFilter.Build());
+                FilterInstalled = problem == null;
+                if (problem != null)
+                    Diagnostics.Warn("process", $"the kernel refused the process filter ({problem}); fork and exec are still denied through libc, raw system calls are not");
+                else
+                    Diagnostics.Debug("process", "seccomp filter installed: fork, vfork, execve, execveat and clone without CLONE_THREAD fail with EPERM");
+            }
+        }
+        catch (Exception e)
+        {
+            Diagnostics.Error("process", $"create_child_process start failed: {e}");
+        }
+    }
+
+    /// <summary>Called by the native glue once, from the ELF constructor after start.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "iron_process_native_config")]
+    private static void FillNativeConfig(NativeConfig* config)
+    {
+        try { *config = s_config; }
+        catch { /* nothing may escape into the host */ }
+    }
+
+    /// <summary>The canonical path of this library, and the absolute name it was loaded under.</summary>
+    private static (string? Library, string? AsLoaded) LibraryPath()
+    {
+        Libc.DlInfo info;
+        nint inside = (nint)(delegate* unmanaged<NativeConfig*, void>)&FillNativeConfig;
+        if (Libc.Dladdr(inside, &info) == 0 || info.FileName == null) return (null, null);
+        var name = Marshal.PtrToStringUTF8((nint)info.FileName);
+        if (string.IsNullOrEmpty(name)) return (null, null);
+        return (Libc.RealPathOf(name), name[0] == '/' ? name : null);
+    }
+
+    /// <summary>IRON_FUNCTION_POLICY as the library read it, made absolute so that a child in another directory finds it.</summary>
+    private static string? PolicyPath()
+    {
+        var value = Libc.GetEnv("IRON_FUNCTION_POLICY");
+        if (string.IsNullOrEmpty(value) || value[0] == '/') return value;
+        try { return Path.GetFullPath(value); }
+        catch (Exception) { return value; }
+    }
+
+    // lives as long as the process: the native glue keeps the pointer
+    private static nint NativeString(string? s) => s == null ? 0 : Marshal.StringToCoTaskMemUTF8(s);
+}
