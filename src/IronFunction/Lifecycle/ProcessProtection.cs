@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using IronFunction.Events;
 using IronFunction.Native;
 using IronFunction.Policy;
 using IronFunction.Rules;
@@ -20,6 +21,7 @@ internal static unsafe class ProcessProtection
         public nint Library;
         public nint LibraryAsLoaded;
         public nint Policy;
+        public nint EventTemplate;
     }
 
     private static NativeConfig s_config;
@@ -42,7 +44,10 @@ internal static unsafe class ProcessProtection
                 Library = NativeString(library),
                 LibraryAsLoaded = NativeString(asLoaded),
                 Policy = NativeString(policyPath),
+                EventTemplate = policy.CreateChildProcess == PolicyAction.Allow ? 0 : NativeString(EventTemplate(policy.CreateChildProcess)),
             };
+            if (policy.CreateChildProcess != PolicyAction.Allow && s_config.EventTemplate == 0)
+                Diagnostics.Warn("process", "cannot render the event line for forked children; their process calls will not be reported");
             if (protectTree && library == null)
                 Diagnostics.Warn("process", "cannot tell this library's path; programs started from here will not keep it");
             Diagnostics.Debug("process", $"create_child_process={policy.CreateChildProcess.Name()} protect_tree={protectTree} " +
@@ -70,6 +75,44 @@ internal static unsafe class ProcessProtection
     {
         try { *config = s_config; }
         catch { /* nothing may escape into the host */ }
+    }
+
+    /// <summary>
+    /// This control's event line for the native judge of a forked child, which must not enter the runtime
+    /// (Native/preload_init.c): rendered here by the event code itself, with the per-event values left as
+    /// holes marked by the bytes 1 (what), 2 (message), 3 (time), 4 (process id), 5 (process name) and
+    /// 6 (process command). Null when the rendering does not have exactly one of each.
+    /// </summary>
+    public static string? EventTemplate(PolicyAction action)
+    {
+        const int MarkerPid = -2_013_265_921;
+        var markerTime = new DateTime(2001, 2, 3, 4, 5, 6, 789, DateTimeKind.Utc);
+        var self = ProcessIdentity.Current;
+        var sample = new SecurityEvent
+        {
+            Control = Control.CreateChildProcess,
+            Action = action,
+            What = "\u0001",
+            Message = "\u0002",
+            Time = markerTime,
+            Process = new ProcessIdentity { Pid = MarkerPid, Name = "\u0005", Command = "\u0006", Uid = self.Uid, UserName = self.UserName },
+            Function = new FunctionInfo(),
+        };
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        sample.WriteJson(buffer);
+        var json = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        (string Rendered, char Hole)[] holes =
+        [
+            ("\\u0001", '\u0001'), ("\\u0002", '\u0002'), ("2001-02-03T04:05:06.789Z", '\u0003'),
+            (MarkerPid.ToString(System.Globalization.CultureInfo.InvariantCulture), '\u0004'), ("\\u0005", '\u0005'), ("\\u0006", '\u0006'),
+        ];
+        foreach (var (rendered, hole) in holes)
+        {
+            int at = json.IndexOf(rendered, StringComparison.Ordinal);
+            if (at < 0 || json.IndexOf(rendered, at + 1, StringComparison.Ordinal) >= 0) return null;
+            json = json.Remove(at, rendered.Length).Insert(at, hole.ToString());
+        }
+        return json;
     }
 
     /// <summary>The canonical path of this library, and the absolute name it was loaded under.</summary>

@@ -11,8 +11,8 @@
  *    jumps to the real function.
  * 3. An ELF constructor starts the library while the process is still single-threaded.
  * 4. create_child_process (section at the end): the process functions are C wrappers around a
- *    managed judge, because a vfork child shares its parent's memory and thread state and must
- *    never enter the managed runtime; see there.
+ *    managed judge, because neither a vfork child (it shares its parent's memory and thread) nor
+ *    a forked child (its copy of the runtime may be mid-GC) can safely enter the runtime; see there.
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
@@ -30,6 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 __attribute__((visibility("hidden"))) volatile unsigned char iron_hooks_ready;
@@ -132,24 +135,27 @@ __attribute__((constructor)) static void iron_function_preload_init(void)
 /* ============================================================================================
  * create_child_process
  *
- * Each process function is a C wrapper: it asks a managed judge (iron_hook_<name>, which reports
- * and decides) unless the control is allow, then gives the new program an environment that keeps
- * the library when some control is not allow, then calls the real function. The judging and the
- * events stay managed; what is here is the mechanics that must not need the managed runtime:
+ * Each process function is a C wrapper: it has the call judged unless the control is allow, gives
+ * the new program an environment that keeps the library when some control is not allow, then
+ * calls the real function. Who judges:
  *
- * - vfork: the child borrows the parent's stack and thread (TLS, the runtime's thread object)
- *   while the parent thread is suspended, and returns through the caller's frame. vfork is
- *   judged before it happens, then the real vfork is called with the caller's return address
- *   kept in TLS (the child will overwrite the stack slot); in the child the trampoline sets
- *   iron_in_vfork_child, in the parent it clears it. A vfork child never enters managed code:
- *   its exec goes through the C path below (no allocation, no lock: the environment is built on
- *   the stack), which records what is executed; the parent reports it when it resumes, so a
- *   vfork+exec is one event naming the program. Other hooks in a vfork child go to libc when
- *   every control is allow, and to their managed hook otherwise (a file may still be judged).
- * - fork, _Fork, clone: judged in the parent, then the real call is made from here, outside any
- *   managed frame, as if the library were not there. No pthread_atfork handler: nothing of the
- *   library's needs repairing in a child (the event identity re-reads itself on a new pid).
- * - exec*, posix_spawn*, system, popen: judged, then called with the protected environment.
+ * - In the process image the library started in, the managed judge (iron_hook_<name>), which
+ *   names the program, reports through the event pipeline and decides.
+ * - In a forked child (getpid() differs from the pid at start) the judge below, in C. fork copies
+ *   the runtime as the parent's other threads left it: a GC or a thread suspension in flight, a
+ *   runtime lock held by a thread that does not exist in the child. Entering the runtime there can
+ *   wait forever. The C judge reports with a line rendered at start by the managed event code
+ *   (ProcessProtection.EventTemplate), so the event is the same schema.
+ * - In a vfork child, nobody: the child borrows the parent's stack and thread (TLS, the runtime's
+ *   thread object) while the parent thread is suspended. vfork is judged before it happens; the
+ *   child's exec is recorded (no allocation, no lock: the environment is built on the stack) and
+ *   reported by the parent when it resumes, so a vfork+exec is one event naming the program.
+ *   Other hooks in a vfork child go to libc when every control is allow, and to their managed
+ *   hook otherwise (a file may still be judged there).
+ *
+ * fork, _Fork and clone are judged in the parent and then made from here, outside any managed
+ * frame. No pthread_atfork handler: the library keeps nothing a child must repair (the event
+ * identity re-reads itself on a new pid).
  * ============================================================================================ */
 
 enum { IRON_ALLOW = 0, IRON_ALERT = 1, IRON_BLOCK = 2 };
@@ -162,11 +168,13 @@ struct iron_process_config
     const char *library;           /* this library's canonical absolute path */
     const char *library_as_loaded; /* the absolute name it was loaded under, or NULL */
     const char *policy;            /* IRON_FUNCTION_POLICY at start, made absolute; NULL when it was unset */
+    const char *event_template;    /* an event line of this control and action, holes marked by bytes 1-6 */
 };
 
 static struct iron_process_config cfg;
 static char *preload_entry; /* "LD_PRELOAD=<library>" */
 static char *policy_entry;  /* "IRON_FUNCTION_POLICY=<policy>", or NULL */
+static pid_t start_pid;
 static pthread_key_t record_key;
 
 /* What a vfork child executed, for its parent to report; the layout is mirrored by ProcessHooks.ExecRecord. */
@@ -188,6 +196,11 @@ static __attribute__((tls_model("initial-exec"))) __thread struct iron_exec_reco
 /* Exec functions, as numbered for the managed report (ProcessHooks.ExecFunctionNames). */
 enum { IRON_FN_EXECVE, IRON_FN_EXECV, IRON_FN_EXECVP, IRON_FN_EXECVPE, IRON_FN_EXECL, IRON_FN_EXECLP,
        IRON_FN_EXECLE, IRON_FN_FEXECVE, IRON_FN_EXECVEAT };
+static const char *const exec_names[] = { "execve", "execv", "execvp", "execvpe", "execl", "execlp",
+                                          "execle", "fexecve", "execveat" };
+
+/* How an exec-like call names its program (ProcessGate.Lookup). */
+enum { LOOKUP_PATH, LOOKUP_SEARCH, LOOKUP_FD, LOOKUP_AT };
 
 /* The managed side (Hooks/ProcessHooks.cs). Judges return 0 to go on, -1 to deny (errno is EPERM). */
 extern void iron_process_native_config(struct iron_process_config *config);
@@ -216,31 +229,388 @@ extern pid_t __fork(void);
 
 static void free_record(void *record) { free(record); }
 
+static char *joined(const char *a, const char *b)
+{
+    char *s = malloc(strlen(a) + strlen(b) + 1);
+    if (s) { strcpy(s, a); strcat(s, b); }
+    return s;
+}
+
 static void iron_process_init(void)
 {
+    start_pid = getpid();
     pthread_key_create(&record_key, free_record);
     iron_process_native_config(&cfg);
-    if (cfg.library)
-    {
-        preload_entry = malloc(sizeof "LD_PRELOAD=" + strlen(cfg.library));
-        if (preload_entry) { strcpy(preload_entry, "LD_PRELOAD="); strcat(preload_entry, cfg.library); }
-    }
-    if (cfg.policy)
-    {
-        policy_entry = malloc(sizeof "IRON_FUNCTION_POLICY=" + strlen(cfg.policy));
-        if (policy_entry) { strcpy(policy_entry, "IRON_FUNCTION_POLICY="); strcat(policy_entry, cfg.policy); }
-    }
-    /* without the strings the tree cannot be protected; say so rather than pretend (the managed side logs) */
+    if (cfg.library) preload_entry = joined("LD_PRELOAD=", cfg.library);
+    if (cfg.policy) policy_entry = joined("IRON_FUNCTION_POLICY=", cfg.policy);
+    /* without these strings the tree cannot be protected (the managed side has said why) */
     iron_process_protect_tree = cfg.protect_tree && preload_entry && (!cfg.policy || policy_entry);
 }
 
-/* Judges run only where the managed runtime may be entered and the control is not allow. */
-static int judging(void) { return iron_hooks_ready && !iron_in_vfork_child && cfg.action != IRON_ALLOW; }
+enum { SIDE_NONE, SIDE_MANAGED, SIDE_NATIVE };
 
-/* ---- the protected environment ---- */
+static pid_t sys_getpid(void);
+
+static int judge_side(void)
+{
+    if (!iron_hooks_ready || iron_in_vfork_child || cfg.action == IRON_ALLOW) return SIDE_NONE;
+    return sys_getpid() == start_pid ? SIDE_MANAGED : SIDE_NATIVE;
+}
+
+/* Evaluates to nonzero when the call is denied: the managed judge or, in a forked child, the C one. */
+#define DENIED(managed, native) ({ int side_ = judge_side(); side_ == SIDE_MANAGED ? (managed) != 0 : side_ == SIDE_NATIVE ? (native) != 0 : 0; })
 
 /* A pointer the kernel answers with EFAULT (the first page, kernel space): passed on, never read. */
 static int unreadable(const void *p) { return (uintptr_t)p < 4096 || (uintptr_t)p >= 0x800000000000ULL; }
+
+/* The judge and the record below run where no hook may be entered (a forked or vfork child), and any
+   libc function may be some control's hook: they reach the kernel directly. */
+static int sys_open(const char *path) { return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0); }
+static ssize_t sys_readlink(const char *path, char *buf, size_t n) { return syscall(SYS_readlinkat, AT_FDCWD, path, buf, n); }
+static int sys_access(const char *path, int mode) { return (int)syscall(SYS_faccessat, AT_FDCWD, path, mode); }
+static int sys_is_directory(const char *path)
+{
+    struct stat st;
+    return syscall(SYS_newfstatat, AT_FDCWD, path, &st, 0) == 0 && S_ISDIR(st.st_mode);
+}
+static char *sys_getcwd(char *buf, size_t n) { return syscall(SYS_getcwd, buf, n) > 0 && buf[0] == '/' ? buf : NULL; }
+static pid_t sys_getpid(void) { return (pid_t)syscall(SYS_getpid); }
+
+/* ---- bounded text ---- */
+
+struct text { char *buf; size_t len, cap; };
+
+static void put_n(struct text *t, const char *s, size_t n)
+{
+    if (t->len + 1 >= t->cap) return;
+    if (n > t->cap - 1 - t->len) n = t->cap - 1 - t->len;
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = 0;
+}
+
+static void put(struct text *t, const char *s) { if (s && !unreadable(s)) put_n(t, s, strlen(s)); }
+
+/* in double quotes, backslash and double quote escaped (ProgramDescription.Quote) */
+static void put_quoted(struct text *t, const char *s)
+{
+    put(t, "\"");
+    for (; s && *s; s++)
+    {
+        if (*s == '"' || *s == '\\') put(t, "\\");
+        put_n(t, s, 1);
+    }
+    put(t, "\"");
+}
+
+/* ---- naming what starts (mirrors Rules/ProgramDescription.cs, which has the unit tests) ---- */
+
+static const char *const shells[] = { "sh", "bash", "dash", "zsh", "ksh", "mksh", "ksh93", "ash", "yash", "posh" };
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int is_shell_name(const char *path)
+{
+    for (size_t i = 0; i < sizeof shells / sizeof shells[0]; i++)
+        if (strcmp(base_name(path), shells[i]) == 0) return 1;
+    return 0;
+}
+
+static size_t count_args(char *const argv[])
+{
+    size_t n = 0;
+    if (unreadable(argv)) return 0;
+    while (n < 256 && argv[n] && !unreadable(argv[n])) n++;
+    return n;
+}
+
+/* The command a shell is given with -c, or NULL. */
+static const char *shell_command(const char *program, char *const argv[])
+{
+    size_t argc = count_args(argv);
+    if (!is_shell_name(program) && !(argc > 0 && is_shell_name(argv[0]))) return NULL;
+    int command = 0;
+    size_t i = 1;
+    for (; i < argc; i++)
+    {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0 || strcmp(a, "-") == 0) { i++; break; }
+        if (strlen(a) < 2 || (a[0] != '-' && a[0] != '+')) break;
+        if (a[1] == '-')
+        {
+            if (strcmp(a, "--rcfile") == 0 || strcmp(a, "--init-file") == 0) i++;
+            continue;
+        }
+        int takes_argument = 0;
+        for (const char *c = a + 1; *c; c++)
+        {
+            if (*c == 'c' && a[0] == '-') command = 1;
+            else if (*c == 'o' || *c == 'O') takes_argument = 1;
+        }
+        if (takes_argument) i++;
+    }
+    return command && i < argc ? argv[i] : NULL;
+}
+
+/* what: the program, or "program -c "command"" */
+static void put_what(struct text *t, const char *program, char *const argv[])
+{
+    const char *command = shell_command(program, argv);
+    put(t, program);
+    if (command) { put(t, " -c "); put_quoted(t, command); }
+}
+
+/* " (argv as one line)" unless the program is a shell given a command (ProgramDescription.ArgumentLine) */
+static void put_arguments(struct text *t, const char *program, char *const argv[])
+{
+    size_t argc = count_args(argv);
+    if (argc < 2 || shell_command(program, argv)) return;
+    put(t, " (");
+    for (size_t i = 0; i < argc; i++)
+    {
+        if (i) put(t, " ");
+        const char *a = argv[i];
+        if (!*a || strpbrk(a, " \t\n\"'\\")) put_quoted(t, a); else put(t, a);
+    }
+    put(t, ")");
+}
+
+/* Removes ".", "..", and repeated slashes from an absolute path, in place. */
+static void lexical_normalize(char *path)
+{
+    char *out = path + 1;
+    const char *in = path + 1;
+    while (*in)
+    {
+        while (*in == '/') in++;
+        const char *start = in;
+        while (*in && *in != '/') in++;
+        size_t n = (size_t)(in - start);
+        if (n == 0 || (n == 1 && start[0] == '.')) continue;
+        if (n == 2 && start[0] == '.' && start[1] == '.')
+        {
+            if (out > path + 1) { out--; while (out > path + 1 && out[-1] != '/') out--; }
+            continue;
+        }
+        if (out > path + 1 && out[-1] != '/') *out++ = '/';
+        memmove(out, start, n);
+        out += n;
+    }
+    if (out > path + 1 && out[-1] == '/') out--;
+    *out = 0;
+}
+
+static int fd_path(int fd, char *out, size_t cap)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = sys_readlink(link, out, cap - 1);
+    if (n <= 0 || out[0] != '/') return 0;
+    out[n] = 0;
+    return 1;
+}
+
+static int is_executable_file(const char *path)
+{
+    return sys_access(path, X_OK) == 0 && !sys_is_directory(path);
+}
+
+/* As glibc's execvp searches: this process's PATH (default /bin:/usr/bin), an empty entry is the working directory. */
+static int search_path(const char *name, char *out, size_t cap)
+{
+    const char *path = getenv("PATH");
+    if (!path) path = "/bin:/usr/bin";
+    while (1)
+    {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        struct text t = { out, 0, cap };
+        out[0] = 0;
+        if (n == 0) put(&t, "."); else put_n(&t, path, n);
+        put(&t, "/");
+        put(&t, name);
+        if (is_executable_file(out)) return 1;
+        if (!end) return 0;
+        path = end + 1;
+    }
+}
+
+/* The program as an absolute, lexically normal path where it can be told (ProcessGate.Resolve);
+   0 when a PATH search found nothing (out then holds the name). */
+static int resolve_program(int lookup, int dirfd, const char *path, int flags, char *out, size_t cap)
+{
+    struct text t = { out, 0, cap };
+    out[0] = 0;
+    if (lookup == LOOKUP_FD || (lookup == LOOKUP_AT && (flags & AT_EMPTY_PATH) && path && !unreadable(path) && !*path))
+        return fd_path(dirfd, out, cap) || (snprintf(out, cap, "/proc/self/fd/%d", dirfd), 1);
+    if (!path || unreadable(path)) return 1;
+    if (lookup == LOOKUP_SEARCH && !strchr(path, '/'))
+    {
+        if (*path && search_path(path, out, cap)) { lexical_normalize(out); return 1; }
+        out[0] = 0;
+        put(&t, path);
+        return 0;
+    }
+    if (path[0] != '/')
+    {
+        if (lookup == LOOKUP_AT && dirfd != AT_FDCWD) { if (!fd_path(dirfd, out, cap)) { put(&t, path); return 1; } }
+        else if (!sys_getcwd(out, cap)) { put(&t, path); return 1; }
+        t.len = strlen(out);
+        put(&t, "/");
+    }
+    put(&t, path);
+    lexical_normalize(out);
+    return 1;
+}
+
+static int exists(const char *path)
+{
+    return sys_access(path, F_OK) == 0 || (errno != ENOENT && errno != ENOTDIR);
+}
+
+/* ---- events from a forked child, through the template the managed event code rendered at start ---- */
+
+static void put_json(struct text *t, const char *s, size_t limit)
+{
+    size_t start = t->len;
+    for (; s && *s && t->len - start < limit; s++)
+    {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { char e[2] = { '\\', (char)c }; put_n(t, e, 2); }
+        else if (c < 0x20) { char e[8]; snprintf(e, sizeof e, "\\u%04x", c); put(t, e); }
+        else put_n(t, s, 1);
+    }
+}
+
+static void put_file_json(struct text *t, const char *file, int nul_to_space)
+{
+    char buf[4096];
+    int fd = sys_open(file);
+    if (fd < 0) return;
+    ssize_t n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+    syscall(SYS_close, fd);
+    if (n <= 0) return;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == 0)) n--;
+    for (ssize_t i = 0; i < n; i++) if (buf[i] == 0) buf[i] = nul_to_space ? ' ' : '?';
+    buf[n] = 0;
+    put_json(t, buf, sizeof buf);
+}
+
+/* UTC without the C library's time zone lock, which a thread of the parent may have held at fork */
+static void put_time(struct text *t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long days = ts.tv_sec / 86400, secs = ts.tv_sec % 86400;
+    long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    unsigned day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    long long year = (long long)yoe + era * 400 + (month <= 2);
+    char s[96];
+    snprintf(s, sizeof s, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03ldZ", year, month, day,
+             secs / 3600, secs / 60 % 60, secs % 60, ts.tv_nsec / 1000000);
+    put(t, s);
+}
+
+static void write_event(const char *what, const char *message)
+{
+    if (!cfg.event_template) return;
+    int saved = errno;
+    char line[32768];
+    struct text t = { line, 0, sizeof line - 1 };
+    line[0] = 0;
+    for (const char *p = cfg.event_template; *p; p++)
+    {
+        switch (*p)
+        {
+        case 1: put_json(&t, what, 6144); break;
+        case 2: put_json(&t, message, 12288); break;
+        case 3: put_time(&t); break;
+        case 4: { char pid[16]; snprintf(pid, sizeof pid, "%d", (int)sys_getpid()); put(&t, pid); break; }
+        case 5: put_file_json(&t, "/proc/self/comm", 0); break;
+        case 6: put_file_json(&t, "/proc/self/cmdline", 1); break;
+        default: put_n(&t, p, 1); break;
+        }
+    }
+    line[t.len++] = '\n';
+    for (size_t done = 0; done < t.len;)
+    {
+        ssize_t n = syscall(SYS_write, 2, line + done, t.len - done);
+        if (n > 0) done += (size_t)n;
+        else if (n < 0 && errno == EINTR) continue;
+        else break;
+    }
+    errno = saved;
+}
+
+/* Reports; in block mode denies with EPERM. 0 to go on, -1 denied. */
+static int native_verdict(const char *what, const char *message)
+{
+    write_event(what, message);
+    if (cfg.action != IRON_BLOCK) return 0;
+    errno = EPERM;
+    return -1;
+}
+
+static const char *verdict_text(void)
+{
+    return cfg.action == IRON_BLOCK ? " was blocked: create_child_process does not allow "
+                                    : " was allowed and reported: create_child_process is in alert mode";
+}
+
+static void self_executable(char *out, size_t cap)
+{
+    ssize_t n = sys_readlink("/proc/self/exe", out, cap - 1);
+    if (n <= 0) n = 0, strcpy(out, "(this program)"); else out[n] = 0;
+}
+
+/* fork, _Fork, vfork, clone in a forked child (ProcessGate.PermitFork) */
+static int native_fork(const char *function)
+{
+    char self[PATH_MAX], message[PATH_MAX + 256];
+    self_executable(self, sizeof self);
+    snprintf(message, sizeof message, "%s by %s%s%s", function, self, verdict_text(),
+             cfg.action == IRON_BLOCK ? "creating processes" : "");
+    return native_verdict(self, message);
+}
+
+/* the exec family and posix_spawn in a forked child (ProcessGate.PermitExec) */
+static int native_exec(const char *function, int lookup, int dirfd, const char *path, char *const argv[], int flags)
+{
+    int saved = errno;
+    char program[PATH_MAX + 1];
+    int found = resolve_program(lookup, dirfd, path, flags, program, sizeof program);
+    /* an exec of a file that is not there starts nothing (execvp-style searches try every PATH entry) */
+    if (cfg.action == IRON_ALERT && (!found || !exists(program))) { errno = saved; return 0; }
+    char what[8192], message[16384];
+    struct text w = { what, 0, sizeof what }, m = { message, 0, sizeof message };
+    what[0] = message[0] = 0;
+    put_what(&w, program, argv);
+    put(&m, function);
+    put(&m, " of ");
+    put(&m, what);
+    put_arguments(&m, program, argv);
+    put(&m, verdict_text());
+    if (cfg.action == IRON_BLOCK) put(&m, "starting programs");
+    errno = saved;
+    return native_verdict(what, message);
+}
+
+/* system and popen in a forked child (ProcessGate.PermitShell) */
+static int native_shell(const char *function, const char *command)
+{
+    const char *line = command ? command : strcmp(function, "system") == 0 ? "exit 0" : "";
+    char *argv[] = { "sh", "-c", (char *)line, NULL };
+    return native_exec(function, LOOKUP_PATH, AT_FDCWD, "/bin/sh", argv, 0);
+}
+
+/* ---- the protected environment ---- */
 
 static int is_var(const char *entry, const char *name, size_t n) { return strncmp(entry, name, n) == 0; }
 
@@ -331,7 +701,8 @@ static char **build_env(char *const *envp, const struct env_plan *plan, char *sc
 #define IRON_STACK_SCRATCH (64 * 1024)
 
 /* The environment a new program gets: envp itself when nothing needs protecting or it already carries the
-   protection; else a rebuilt copy in *scratch_out (stack from the caller's alloca, or *heap_out to free). */
+   protection, else a rebuilt copy (on the stack of the caller, or in *heap_out to free). NULL and ENOMEM
+   when there is no room. A NULL envp is an empty environment, as the kernel reads it. */
 #define PROTECTED_ENV(envp, env_out, heap_out)                                                          \
     do {                                                                                                \
         (env_out) = (char *const *)(envp);                                                              \
@@ -362,8 +733,9 @@ static void protect_own_environment(void)
     char *merged = NULL;
     if (plan.last_preload && *plan.last_preload && !names_library(plan.last_preload))
     {
-        merged = malloc(strlen(cfg.library) + 1 + strlen(plan.last_preload) + 1);
-        if (merged) { strcpy(merged, cfg.library); strcat(merged, ":"); strcat(merged, plan.last_preload); }
+        char *front = joined(cfg.library, ":");
+        if (front) merged = joined(front, plan.last_preload);
+        free(front);
     }
     else if (plan.last_preload && *plan.last_preload)
         merged = strdup(plan.last_preload);
@@ -374,60 +746,82 @@ static void protect_own_environment(void)
     if (cfg.policy) setenv("IRON_FUNCTION_POLICY", cfg.policy, 1);
 }
 
-/* ---- what a vfork child executes, kept for the parent's report ---- */
+/* ---- vfork: what the child executes, kept for the parent's report ---- */
 
 static void record_text(struct iron_exec_record *r, const char *s)
 {
     size_t room = IRON_RECORD_TEXT - (size_t)r->length;
     if (room == 0) return;
-    size_t n = unreadable(s) ? 0 : strnlen(s, room - 1);
+    size_t n = unreadable(s) ? 0 : strlen(s);
+    if (n > room - 1) n = room - 1;
     memcpy(r->text + r->length, s, n);
     r->text[r->length + n] = 0;
     r->length += (int)n + 1;
 }
 
-/* The program as an absolute path where it can be told here (relative to the directory or descriptor). */
-static void record_program(struct iron_exec_record *r, int dirfd, const char *path, int empty_path)
-{
-    char buf[PATH_MAX + 1];
-    char link[64];
-    ssize_t n = -1;
-    if (empty_path || (path && !unreadable(path) && path[0] != '/' && dirfd != AT_FDCWD))
-    {
-        snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
-        n = readlink(link, buf, PATH_MAX);
-    }
-    else if (path && !unreadable(path) && path[0] != '/' && getcwd(buf, PATH_MAX)) n = (ssize_t)strlen(buf);
-    if (n < 0) { record_text(r, path ? path : ""); return; }
-    buf[n] = 0;
-    if (!empty_path && n + 1 + strnlen(path, PATH_MAX) <= PATH_MAX) { strcat(buf, "/"); strcat(buf, path); }
-    record_text(r, buf);
-}
-
-static void record_exec(int function, int search, int dirfd, const char *path, int empty_path, char *const argv[])
+static void record_exec(int function, int lookup, int dirfd, const char *path, char *const argv[], int flags)
 {
     struct iron_exec_record *r = vfork_record;
     if (!r) return;
+    char program[PATH_MAX + 1];
+    /* the PATH search is left to the parent: the child's stack is the parent's */
+    int search = lookup == LOOKUP_SEARCH && path && !unreadable(path) && !strchr(path, '/');
+    if (search) { program[0] = 0; strncat(program, path, PATH_MAX); }
+    else resolve_program(lookup, dirfd, path, flags, program, sizeof program);
     r->used = 1;
     r->error = 0;
     r->search = search;
     r->function = function;
     r->argc = 0;
     r->length = 0;
-    record_program(r, dirfd, path, empty_path);
-    for (char *const *a = argv; a && !unreadable(a) && *a && r->length < IRON_RECORD_TEXT; a++, r->argc++)
-        record_text(r, *a);
+    record_text(r, program);
+    size_t argc = count_args(argv);
+    for (size_t i = 0; i < argc && r->length < IRON_RECORD_TEXT; i++, r->argc++) record_text(r, argv[i]);
 }
 
-static void record_failure(int error)
+/* The parent's report of a vfork child, in C (ProcessGate.ReportVfork) when the parent is itself a forked child. */
+static void native_vfork_report(struct iron_exec_record *r, int child, int via_clone)
 {
-    if (vfork_record && vfork_record->used) vfork_record->error = error;
+    const char *how = via_clone ? "clone" : "vfork";
+    char self[PATH_MAX], message[PATH_MAX + 256];
+    if (!r || !r->used)
+    {
+        self_executable(self, sizeof self);
+        snprintf(message, sizeof message, "%s by %s (child %d)%s", how, self, child, verdict_text());
+        write_event(self, message);
+        return;
+    }
+    char *argv[258];
+    size_t argc = 0;
+    const char *p = r->text, *end = r->text + r->length;
+    const char *program = p;
+    p += strlen(p) + 1;
+    while (p < end && argc < (size_t)r->argc && argc < 257) { argv[argc++] = (char *)p; p += strlen(p) + 1; }
+    argv[argc] = NULL;
+    char resolved[PATH_MAX + 1];
+    if (r->search && search_path(program, resolved, sizeof resolved)) { lexical_normalize(resolved); program = resolved; }
+    char what[8192], text[16384];
+    struct text w = { what, 0, sizeof what }, m = { text, 0, sizeof text };
+    what[0] = text[0] = 0;
+    put_what(&w, program, argv);
+    put(&m, how);
+    put(&m, "+");
+    put(&m, (unsigned)r->function < sizeof exec_names / sizeof exec_names[0] ? exec_names[r->function] : "exec");
+    put(&m, " of ");
+    put(&m, what);
+    put_arguments(&m, program, argv);
+    snprintf(message, sizeof message, " in child %d", child);
+    put(&m, message);
+    put(&m, verdict_text());
+    if (r->error) { snprintf(message, sizeof message, "; the exec failed with errno %d", r->error); put(&m, message); }
+    write_event(what, text);
 }
 
-/* In the parent, before a vfork (or CLONE_VM|CLONE_VFORK clone): judge it, make room for the record. */
+/* In the parent, before a vfork (or a CLONE_VM|CLONE_VFORK clone): judge it, make room for the record. */
 __attribute__((visibility("hidden"), used)) int iron_vfork_prepare(void)
 {
-    if (cfg.action == IRON_BLOCK) return iron_hook_vfork();
+    if (cfg.action == IRON_BLOCK)
+        return DENIED(iron_hook_vfork(), native_fork("vfork"));
     if (cfg.action == IRON_ALERT)
     {
         if (!vfork_record)
@@ -445,7 +839,11 @@ __attribute__((visibility("hidden"), used)) void iron_vfork_resumed(int child, i
 {
     int saved = errno;
     iron_in_vfork_child = 0;
-    if (cfg.action == IRON_ALERT && child > 0) iron_process_vfork_report(vfork_record, child, via_clone);
+    if (cfg.action == IRON_ALERT && child > 0)
+    {
+        if (sys_getpid() == start_pid) iron_process_vfork_report(vfork_record, child, via_clone);
+        else native_vfork_report(vfork_record, child, via_clone);
+    }
     errno = saved;
 }
 
@@ -500,19 +898,19 @@ __asm__(".text\n"
 
 pid_t fork(void)
 {
-    if (judging() && iron_hook_fork() != 0) return -1;
+    if (DENIED(iron_hook_fork(), native_fork("fork"))) return -1;
     return REAL(fork)();
 }
 
 pid_t _Fork(void)
 {
-    if (judging() && iron_hook__Fork() != 0) return -1;
+    if (DENIED(iron_hook__Fork(), native_fork("_Fork"))) return -1;
     return REAL(_Fork)();
 }
 
 pid_t __fork(void)
 {
-    if (judging() && iron_hook___fork() != 0) return -1;
+    if (DENIED(iron_hook___fork(), native_fork("__fork"))) return -1;
     return REAL(__fork)();
 }
 
@@ -543,8 +941,10 @@ int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
     int (*real)(int (*)(void *), void *, int, void *, ...) = REAL(clone);
     if (!iron_hooks_ready || iron_in_vfork_child || (flags & IRON_CLONE_THREAD))
         return real(fn, stack, flags, arg, ptid, tls, ctid);
-    if (cfg.action != IRON_ALLOW && iron_hook_clone(flags) != 0) return -1;
-    if ((flags & (IRON_CLONE_VM | IRON_CLONE_VFORK)) == (IRON_CLONE_VM | IRON_CLONE_VFORK) && !(flags & IRON_CLONE_SETTLS))
+    int vm_vfork = (flags & (IRON_CLONE_VM | IRON_CLONE_VFORK)) == (IRON_CLONE_VM | IRON_CLONE_VFORK) && !(flags & IRON_CLONE_SETTLS);
+    /* a CLONE_VM|CLONE_VFORK child is reported once, with what it executes, as a vfork child is */
+    if (!(vm_vfork && cfg.action == IRON_ALERT) && DENIED(iron_hook_clone(flags), native_fork("clone"))) return -1;
+    if (vm_vfork)
     {
         /* the parent waits for the child to exec or exit, so the start record may live on this stack */
         struct clone_start start = { fn, arg };
@@ -565,11 +965,8 @@ static int exec_protected(int run, int function, int dirfd, const char *path, ch
                           char *const envp[], int flags)
 {
     if (iron_in_vfork_child && cfg.action == IRON_ALERT)
-        record_exec(function, run == RUN_EXECVPE && path && !unreadable(path) && !strchr(path, '/'),
-                    run == RUN_FEXECVE ? dirfd : run == RUN_EXECVEAT ? dirfd : AT_FDCWD,
-                    run == RUN_FEXECVE ? NULL : path,
-                    run == RUN_FEXECVE || (run == RUN_EXECVEAT && (flags & AT_EMPTY_PATH) && path && !unreadable(path) && !*path),
-                    argv);
+        record_exec(function, run == RUN_EXECVPE ? LOOKUP_SEARCH : run == RUN_FEXECVE ? LOOKUP_FD : run == RUN_EXECVEAT ? LOOKUP_AT : LOOKUP_PATH,
+                    dirfd, path, argv, flags);
     char *const *env;
     void *heap;
     PROTECTED_ENV(envp, env, heap);
@@ -583,7 +980,7 @@ static int exec_protected(int run, int function, int dirfd, const char *path, ch
     default: result = REAL(execveat)(dirfd, path, argv, env, flags); break;
     }
     int error = errno;
-    if (iron_in_vfork_child) record_failure(error);
+    if (iron_in_vfork_child && vfork_record && vfork_record->used) vfork_record->error = error;
     free(heap);
     errno = error;
     return result;
@@ -591,39 +988,39 @@ static int exec_protected(int run, int function, int dirfd, const char *path, ch
 
 int execve(const char *path, char *const argv[], char *const envp[])
 {
-    if (judging() && iron_hook_execve(path, argv) != 0) return -1;
+    if (DENIED(iron_hook_execve(path, argv), native_exec("execve", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
     return exec_protected(RUN_EXECVE, IRON_FN_EXECVE, AT_FDCWD, path, argv, envp, 0);
 }
 
 int execv(const char *path, char *const argv[])
 {
-    if (judging() && iron_hook_execv(path, argv) != 0) return -1;
+    if (DENIED(iron_hook_execv(path, argv), native_exec("execv", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
     if (!iron_process_protect_tree && !iron_in_vfork_child) return REAL(execv)(path, argv);
     return exec_protected(RUN_EXECVE, IRON_FN_EXECV, AT_FDCWD, path, argv, environ, 0);
 }
 
 int execvp(const char *file, char *const argv[])
 {
-    if (judging() && iron_hook_execvp(file, argv) != 0) return -1;
+    if (DENIED(iron_hook_execvp(file, argv), native_exec("execvp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return -1;
     if (!iron_process_protect_tree && !iron_in_vfork_child) return REAL(execvp)(file, argv);
     return exec_protected(RUN_EXECVPE, IRON_FN_EXECVP, AT_FDCWD, file, argv, environ, 0);
 }
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    if (judging() && iron_hook_execvpe(file, argv) != 0) return -1;
+    if (DENIED(iron_hook_execvpe(file, argv), native_exec("execvpe", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return -1;
     return exec_protected(RUN_EXECVPE, IRON_FN_EXECVPE, AT_FDCWD, file, argv, envp, 0);
 }
 
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    if (judging() && iron_hook_fexecve(fd, argv) != 0) return -1;
+    if (DENIED(iron_hook_fexecve(fd, argv), native_exec("fexecve", LOOKUP_FD, fd, NULL, argv, 0))) return -1;
     return exec_protected(RUN_FEXECVE, IRON_FN_FEXECVE, fd, NULL, argv, envp, 0);
 }
 
 int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
-    if (judging() && iron_hook_execveat(dirfd, path, argv, flags) != 0) return -1;
+    if (DENIED(iron_hook_execveat(dirfd, path, argv, flags), native_exec("execveat", LOOKUP_AT, dirfd, path, argv, flags))) return -1;
     return exec_protected(RUN_EXECVEAT, IRON_FN_EXECVEAT, dirfd, path, argv, envp, flags);
 }
 
@@ -645,14 +1042,14 @@ int execveat(int dirfd, const char *path, char *const argv[], char *const envp[]
 int execl(const char *path, const char *arg, ...)
 {
     IRON_ARGV_FROM_VA(arg, argv, (void)0);
-    if (judging() && iron_hook_execl(path, argv) != 0) return -1;
+    if (DENIED(iron_hook_execl(path, argv), native_exec("execl", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
     return exec_protected(RUN_EXECVE, IRON_FN_EXECL, AT_FDCWD, path, argv, environ, 0);
 }
 
 int execlp(const char *file, const char *arg, ...)
 {
     IRON_ARGV_FROM_VA(arg, argv, (void)0);
-    if (judging() && iron_hook_execlp(file, argv) != 0) return -1;
+    if (DENIED(iron_hook_execlp(file, argv), native_exec("execlp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return -1;
     return exec_protected(RUN_EXECVPE, IRON_FN_EXECLP, AT_FDCWD, file, argv, environ, 0);
 }
 
@@ -660,7 +1057,7 @@ int execle(const char *path, const char *arg, ...)
 {
     char *const *envp;
     IRON_ARGV_FROM_VA(arg, argv, envp = va_arg(ap_, char *const *));
-    if (judging() && iron_hook_execle(path, argv) != 0) return -1;
+    if (DENIED(iron_hook_execle(path, argv), native_exec("execle", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
     return exec_protected(RUN_EXECVE, IRON_FN_EXECLE, AT_FDCWD, path, argv, envp, 0);
 }
 
@@ -669,7 +1066,7 @@ int execle(const char *path, const char *arg, ...)
 int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    if (judging() && iron_hook_posix_spawn(path, argv) != 0) return EPERM;
+    if (DENIED(iron_hook_posix_spawn(path, argv), native_exec("posix_spawn", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return EPERM;
     char *const *env;
     void *heap;
     PROTECTED_ENV(envp, env, heap);
@@ -682,7 +1079,7 @@ int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *
 int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    if (judging() && iron_hook_posix_spawnp(file, argv) != 0) return EPERM;
+    if (DENIED(iron_hook_posix_spawnp(file, argv), native_exec("posix_spawnp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return EPERM;
     char *const *env;
     void *heap;
     PROTECTED_ENV(envp, env, heap);
@@ -694,14 +1091,14 @@ int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t 
 
 int system(const char *command)
 {
-    if (judging() && iron_hook_system(command) != 0) return command ? -1 : 0;
+    if (DENIED(iron_hook_system(command), native_shell("system", command))) return command ? -1 : 0;
     if (iron_hooks_ready && !iron_in_vfork_child) protect_own_environment();
     return REAL(system)(command);
 }
 
 FILE *popen(const char *command, const char *mode)
 {
-    if (judging() && iron_hook_popen(command) != 0) return NULL;
+    if (DENIED(iron_hook_popen(command), native_shell("popen", command))) return NULL;
     if (iron_hooks_ready && !iron_in_vfork_child) protect_own_environment();
     return REAL(popen)(command, mode);
 }
