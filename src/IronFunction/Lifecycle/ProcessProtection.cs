@@ -25,6 +25,13 @@ internal static unsafe class ProcessProtection
     }
 
     private static NativeConfig s_config;
+    private static delegate* unmanaged<int> s_inVforkChild;
+
+    /// <summary>
+    /// This thread is a vfork child (it runs on its suspended parent's stack and memory, until it execs or
+    /// exits): whatever the library caches must not be changed from here.
+    /// </summary>
+    public static bool InVforkChild => s_inVforkChild != null && s_inVforkChild() != 0;
 
     /// <summary>The kernel filter is in force (block mode, and the kernel accepted it).</summary>
     public static bool FilterInstalled { get; private set; }
@@ -71,9 +78,9 @@ internal static unsafe class ProcessProtection
 
     /// <summary>Called by the native glue once, from the ELF constructor after start.</summary>
     [UnmanagedCallersOnly(EntryPoint = "iron_process_native_config")]
-    private static void FillNativeConfig(NativeConfig* config)
+    private static void FillNativeConfig(NativeConfig* config, delegate* unmanaged<int> inVforkChild)
     {
-        try { *config = s_config; }
+        try { *config = s_config; s_inVforkChild = inVforkChild; }
         catch { /* nothing may escape into the host */ }
     }
 
@@ -119,7 +126,7 @@ internal static unsafe class ProcessProtection
     private static (string? Library, string? AsLoaded) LibraryPath()
     {
         Libc.DlInfo info;
-        nint inside = (nint)(delegate* unmanaged<NativeConfig*, void>)&FillNativeConfig;
+        nint inside = (nint)(delegate* unmanaged<NativeConfig*, delegate* unmanaged<int>, void>)&FillNativeConfig;
         if (Libc.Dladdr(inside, &info) == 0 || info.FileName == null) return (null, null);
         var name = Marshal.PtrToStringUTF8((nint)info.FileName);
         if (string.IsNullOrEmpty(name)) return (null, null);

@@ -203,7 +203,7 @@ static const char *const exec_names[] = { "execve", "execv", "execvp", "execvpe"
 enum { LOOKUP_PATH, LOOKUP_SEARCH, LOOKUP_FD, LOOKUP_AT };
 
 /* The managed side (Hooks/ProcessHooks.cs). Judges return 0 to go on, -1 to deny (errno is EPERM). */
-extern void iron_process_native_config(struct iron_process_config *config);
+extern void iron_process_native_config(struct iron_process_config *config, int (*in_vfork_child)(void));
 extern void iron_process_vfork_report(struct iron_exec_record *record, int child, int via_clone);
 extern int iron_hook_fork(void);
 extern int iron_hook__Fork(void);
@@ -229,6 +229,9 @@ extern pid_t __fork(void);
 
 static void free_record(void *record) { free(record); }
 
+/* For the managed side: state it shares with a suspended vfork parent must not change (ProcessProtection.InVforkChild). */
+static int in_vfork_child(void) { return iron_in_vfork_child; }
+
 static char *joined(const char *a, const char *b)
 {
     char *s = malloc(strlen(a) + strlen(b) + 1);
@@ -240,7 +243,7 @@ static void iron_process_init(void)
 {
     start_pid = getpid();
     pthread_key_create(&record_key, free_record);
-    iron_process_native_config(&cfg);
+    iron_process_native_config(&cfg, in_vfork_child);
     if (cfg.library) preload_entry = joined("LD_PRELOAD=", cfg.library);
     if (cfg.policy) policy_entry = joined("IRON_FUNCTION_POLICY=", cfg.policy);
     /* without these strings the tree cannot be protected (the managed side has said why) */

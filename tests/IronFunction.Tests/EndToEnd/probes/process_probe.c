@@ -13,10 +13,11 @@
  * raw_execve raw_execveat) run <program> with argv = basename(program) <arg>...; the envp forms take
  * the --env environment. posix_spawn / posix_spawnp start it and wait. system / popen run the command
  * line <program> (popen prints each line read as "out=<line>"). fork _Fork __fork vfork clone
- * clone_vfork raw_fork raw_vfork raw_clone raw_clone3: the child execs <program> with execv when one is
- * given, else exits 7 at once; the parent waits. Threads: threads (pthread_create), clone_thread (a raw
- * CLONE_THREAD clone). Host safety: stress <n> <program> (n fork+exec while 4 threads open files),
- * vfork_hooks <dir> <file> <program> (a vfork child that calls hooked functions before it execs).
+ * clone_vfork raw_fork raw_vfork raw_clone raw_clone3: the child execs <program> with execve and the
+ * --env environment when one is given, else exits 7 at once; the parent waits. Threads: threads (pthread_create), clone_thread (a raw
+ * CLONE_THREAD clone). Host safety: stress <n> <file> <program> (n fork/vfork+exec while 4 threads open
+ * file), vfork_hooks <dir> <file> <program> (a vfork child that calls hooked functions before it execs).
+ * status: the kernel's NoNewPrivs and Seccomp fields for this process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,10 +55,11 @@ static void wait_child(pid_t pid)
     fflush(stdout);
 }
 
-/* what a created child does: exec the program (through libc, so the library sees it) or exit 7 */
+/* what a created child does: exec the program with the --env environment (through libc, so the library
+   sees it) or exit 7 */
 static void child_body(void)
 {
-    if (program) { execv(program, child_argv); _exit(127); }
+    if (program) { execve(program, child_argv, child_env); _exit(127); }
     _exit(7);
 }
 
@@ -96,6 +98,29 @@ static void *hammer(void *unused)
         n++;
     }
     __atomic_add_fetch(&hammer_count, n, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/* stress: the process's stderr (and its children's) is a pipe read here: event lines of
+   create_child_process are counted, the rest (the hammering threads' own events) dropped */
+static int sink_fd;
+static long process_events;
+
+static void *sink(void *unused)
+{
+    (void)unused;
+    static const char key[] = "\"event_type\":\"create_child_process\"";
+    char buf[65536], line[8192];
+    size_t used = 0;
+    ssize_t n;
+    while ((n = read(sink_fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        for (ssize_t k = 0; k < n; k++)
+        {
+            if (buf[k] != '\n') { if (used < sizeof line - 1) line[used++] = buf[k]; continue; }
+            line[used] = 0;
+            if (strstr(line, key)) process_events++;
+            used = 0;
+        }
     return NULL;
 }
 
@@ -278,7 +303,14 @@ int main(int argc, char **argv)
         hammer_file = argv[i + 1];
         const char *prog = argv[i + 2];
         char *cargv[] = { (char *)prog, NULL };
-        pthread_t t[4];
+        int p[2];
+        if (pipe(p) != 0) return 2;
+        sink_fd = p[0];
+        fcntl(p[0], F_SETFD, FD_CLOEXEC);
+        dup2(p[1], 2);
+        close(p[1]);
+        pthread_t reader, t[4];
+        pthread_create(&reader, NULL, sink, NULL);
         for (int k = 0; k < 4; k++) pthread_create(&t[k], NULL, hammer, NULL);
         int ok = 0, failed = 0;
         for (int k = 0; k < n; k++)
@@ -292,7 +324,10 @@ int main(int argc, char **argv)
         }
         hammer_stop = 1;
         for (int k = 0; k < 4; k++) pthread_join(t[k], NULL);
-        printf("stress ok=%d failed=%d opens=%s\n", ok, failed, hammer_count > 0 ? "yes" : "no");
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2); /* the last writer of the pipe: the reader sees its end */
+        pthread_join(reader, NULL);
+        printf("stress ok=%d failed=%d opens=%s process_events=%ld\n", ok, failed, hammer_count > 0 ? "yes" : "no", process_events);
     }
     else if (strcmp(op, "vfork_hooks") == 0)
     {
@@ -318,6 +353,22 @@ int main(int argc, char **argv)
         int fd = open("relative-after-vfork", O_RDONLY);
         printf("child_open=%d cwd_kept=%d parent_relative_open_errno=%d\n", child_open, strcmp(before, after) == 0,
                fd >= 0 ? 0 : errno);
+    }
+    else if (strcmp(op, "status") == 0)
+    {
+        /* the kernel's view: NoNewPrivs and Seccomp (0 none, 2 filter) */
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        while (f && fgets(line, sizeof line, f))
+            if (strncmp(line, "NoNewPrivs:", 11) == 0 || strncmp(line, "Seccomp:", 8) == 0)
+            {
+                char *v = line + strcspn(line, ":") + 1;
+                v += strspn(v, " \t");
+                line[strcspn(line, ":")] = 0;
+                v[strcspn(v, "\n")] = 0;
+                printf("%s=%s\n", line, v);
+            }
+        if (f) fclose(f);
     }
     else { printf("setup-failed unknown operation %s\n", op); return 2; }
     return 0;
