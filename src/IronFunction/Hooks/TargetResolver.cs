@@ -148,7 +148,8 @@ internal static unsafe class TargetResolver
         if (Libc.Getcwd(buffer, PathMax) == null) return null;
         var cwd = new ReadOnlySpan<byte>(buffer, PathMax);
         var copy = cwd[..cwd.IndexOf((byte)0)].ToArray();
-        s_cwd = copy;
+        // a vfork child's directory is its own, and this cache is its parent's too
+        if (!Lifecycle.ProcessProtection.InVforkChild) s_cwd = copy;
         return copy;
     }
 }

@@ -57,6 +57,7 @@ internal static class Startup
             HandlerProtection.Start(policy);
             if (policy.ReadWriteTmp != PolicyAction.Allow || policy.ReadHandler != PolicyAction.Allow) KeepFileCallsOnLibc();
             Hooks.NetworkGate.Start(policy);
+            ProcessProtection.Start(policy);
             EventHub.Start(new FunctionInfo());
             ApiEndpointSink.Start(policy.ApiEndpoint);
             // Lambda may freeze the process once the runtime has asked for its next invocation: nothing pending may wait
@@ -66,7 +67,6 @@ internal static class Startup
                 $"outbound_connectivity={policy.OutboundConnectivity.Name()} read_handler={policy.ReadHandler.Name()} " +
                 $"origin={policy.Origin} source={policy.SourcePath ?? "(none)"}");
             Diagnostics.Debug("files", $"temporary roots: {string.Join(", ", s_tmpRule.Roots)}");
-            Diagnostics.Debug("lifecycle", "create_child_process is parsed but not yet enforced");
             s_policy = policy;
             return policy;
         }

@@ -1,0 +1,147 @@
+using System.Runtime.InteropServices;
+using IronFunction.Events;
+using IronFunction.Native;
+using IronFunction.Policy;
+using IronFunction.Rules;
+
+namespace IronFunction.Lifecycle;
+
+/// <summary>
+/// create_child_process at start: the kernel backstop in block mode, and the values that new programs
+/// must keep (this library in LD_PRELOAD, the policy file), captured before the protected code runs.
+/// </summary>
+internal static unsafe class ProcessProtection
+{
+    /// <summary>Mirrors struct iron_process_config in Native/preload_init.c.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NativeConfig
+    {
+        public int Action;
+        public int ProtectTree;
+        public nint Library;
+        public nint LibraryAsLoaded;
+        public nint Policy;
+        public nint EventTemplate;
+    }
+
+    private static NativeConfig s_config;
+    private static delegate* unmanaged<int> s_inVforkChild;
+
+    /// <summary>
+    /// This thread is a vfork child (it runs on its suspended parent's stack and memory, until it execs or
+    /// exits): whatever the library caches must not be changed from here.
+    /// </summary>
+    public static bool InVforkChild => s_inVforkChild != null && s_inVforkChild() != 0;
+
+    /// <summary>The kernel filter is in force (block mode, and the kernel accepted it).</summary>
+    public static bool FilterInstalled { get; private set; }
+
+    public static void Start(EffectivePolicy policy)
+    {
+        try
+        {
+            bool protectTree = policy.ReadWriteTmp != PolicyAction.Allow || policy.CreateChildProcess != PolicyAction.Allow ||
+                               policy.OutboundConnectivity != PolicyAction.Allow || policy.ReadHandler != PolicyAction.Allow;
+            var (library, asLoaded) = LibraryPath();
+            var policyPath = PolicyPath();
+            s_config = new NativeConfig
+            {
+                Action = (int)policy.CreateChildProcess,
+                ProtectTree = protectTree ? 1 : 0,
+                Library = NativeString(library),
+                LibraryAsLoaded = NativeString(asLoaded),
+                Policy = NativeString(policyPath),
+                EventTemplate = policy.CreateChildProcess == PolicyAction.Allow ? 0 : NativeString(EventTemplate(policy.CreateChildProcess)),
+            };
+            if (policy.CreateChildProcess != PolicyAction.Allow && s_config.EventTemplate == 0)
+                Diagnostics.Warn("process", "cannot render the event line for forked children; their process calls will not be reported");
+            if (protectTree && library == null)
+                Diagnostics.Warn("process", "cannot tell this library's path; programs started from here will not keep it");
+            Diagnostics.Debug("process", $"create_child_process={policy.CreateChildProcess.Name()} protect_tree={protectTree} " +
+                                         $"library={library ?? "(unknown)"} policy={policyPath ?? "(unset)"}");
+
+            if (policy.CreateChildProcess == PolicyAction.Block)
+            {
+                var problem = Seccomp.Install(ProcessFilter.Build());
+                FilterInstalled = problem == null;
+                if (problem != null)
+                    Diagnostics.Warn("process", $"the kernel refused the process filter ({problem}); fork and exec are still denied through libc, raw system calls are not");
+                else
+                    Diagnostics.Debug("process", "seccomp filter installed: fork, vfork, execve, execveat and clone without CLONE_THREAD fail with EPERM");
+            }
+        }
+        catch (Exception e)
+        {
+            Diagnostics.Error("process", $"create_child_process start failed: {e}");
+        }
+    }
+
+    /// <summary>Called by the native glue once, from the ELF constructor after start.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "iron_process_native_config")]
+    private static void FillNativeConfig(NativeConfig* config, delegate* unmanaged<int> inVforkChild)
+    {
+        try { *config = s_config; s_inVforkChild = inVforkChild; }
+        catch { /* nothing may escape into the host */ }
+    }
+
+    /// <summary>
+    /// This control's event line for the native judge of a forked child, which must not enter the runtime
+    /// (Native/preload_init.c): rendered here by the event code itself, with the per-event values left as
+    /// holes marked by the bytes 1 (what), 2 (message), 3 (time), 4 (process id), 5 (process name) and
+    /// 6 (process command). Null when the rendering does not have exactly one of each.
+    /// </summary>
+    public static string? EventTemplate(PolicyAction action)
+    {
+        const int MarkerPid = -2_013_265_921;
+        var markerTime = new DateTime(2001, 2, 3, 4, 5, 6, 789, DateTimeKind.Utc);
+        var self = ProcessIdentity.Current;
+        var sample = new SecurityEvent
+        {
+            Control = Control.CreateChildProcess,
+            Action = action,
+            What = "\u0001",
+            Message = "\u0002",
+            Time = markerTime,
+            Process = new ProcessIdentity { Pid = MarkerPid, Name = "\u0005", Command = "\u0006", Uid = self.Uid, UserName = self.UserName },
+            Function = new FunctionInfo(),
+        };
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        sample.WriteJson(buffer);
+        var json = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        (string Rendered, char Hole)[] holes =
+        [
+            ("\\u0001", '\u0001'), ("\\u0002", '\u0002'), ("2001-02-03T04:05:06.789Z", '\u0003'),
+            (MarkerPid.ToString(System.Globalization.CultureInfo.InvariantCulture), '\u0004'), ("\\u0005", '\u0005'), ("\\u0006", '\u0006'),
+        ];
+        foreach (var (rendered, hole) in holes)
+        {
+            int at = json.IndexOf(rendered, StringComparison.Ordinal);
+            if (at < 0 || json.IndexOf(rendered, at + 1, StringComparison.Ordinal) >= 0) return null;
+            json = json.Remove(at, rendered.Length).Insert(at, hole.ToString());
+        }
+        return json;
+    }
+
+    /// <summary>The canonical path of this library, and the absolute name it was loaded under.</summary>
+    private static (string? Library, string? AsLoaded) LibraryPath()
+    {
+        Libc.DlInfo info;
+        nint inside = (nint)(delegate* unmanaged<NativeConfig*, delegate* unmanaged<int>, void>)&FillNativeConfig;
+        if (Libc.Dladdr(inside, &info) == 0 || info.FileName == null) return (null, null);
+        var name = Marshal.PtrToStringUTF8((nint)info.FileName);
+        if (string.IsNullOrEmpty(name)) return (null, null);
+        return (Libc.RealPathOf(name), name[0] == '/' ? name : null);
+    }
+
+    /// <summary>IRON_FUNCTION_POLICY as the library read it, made absolute so that a child in another directory finds it.</summary>
+    private static string? PolicyPath()
+    {
+        var value = Libc.GetEnv("IRON_FUNCTION_POLICY");
+        if (string.IsNullOrEmpty(value) || value[0] == '/') return value;
+        try { return Path.GetFullPath(value); }
+        catch (Exception) { return value; }
+    }
+
+    // lives as long as the process: the native glue keeps the pointer
+    private static nint NativeString(string? s) => s == null ? 0 : Marshal.StringToCoTaskMemUTF8(s);
+}

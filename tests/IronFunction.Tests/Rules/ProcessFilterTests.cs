@@ -1,0 +1,112 @@
+using System.Runtime.InteropServices;
+using CsCheck;
+using IronFunction.Rules;
+using static IronFunction.Rules.ProcessFilter;
+
+namespace IronFunction.Tests.Rules;
+
+/// <summary>
+/// The seccomp program of create_child_process block mode (SPEC §3), run by a classic-BPF interpreter over
+/// every x86-64 system call number, other ABIs, and clone flags.
+/// </summary>
+public class ProcessFilterTests
+{
+    private const uint AuditArchI386 = 0x4000_0003, AuditArchAarch64 = 0xC000_00B7;
+    private const uint Eperm = RetErrno | 1, Enosys = RetErrno | 38;
+
+    // glibc's own clone flags: pthread_create, fork, posix_spawn
+    private const ulong ThreadFlags = 0x3D0F00; // VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
+    private const ulong ForkFlags = 0x01200011; // CHILD_SETTID|CHILD_CLEARTID|SIGCHLD
+    private const ulong SpawnFlags = 0x4111;    // VM|VFORK|SIGCHLD
+
+    private static readonly Instruction[] Program = Build();
+
+    /// <summary>Runs the program on one struct seccomp_data, as the kernel does; every path must end in a return.</summary>
+    private static uint Run(uint arch, int nr, ulong arg0 = 0)
+    {
+        var data = new byte[64];
+        BitConverter.TryWriteBytes(data.AsSpan(0), nr);
+        BitConverter.TryWriteBytes(data.AsSpan(4), arch);
+        BitConverter.TryWriteBytes(data.AsSpan(16), arg0);
+        uint a = 0;
+        for (int pc = 0; pc < Program.Length; pc++)
+        {
+            var i = Program[pc];
+            switch (i.Code)
+            {
+                case LdWAbs: a = BitConverter.ToUInt32(data, (int)i.K); break;
+                case JeqK: pc += a == i.K ? i.JumpTrue : i.JumpFalse; break;
+                case JgeK: pc += a >= i.K ? i.JumpTrue : i.JumpFalse; break;
+                case JsetK: pc += (a & i.K) != 0 ? i.JumpTrue : i.JumpFalse; break;
+                case RetK: return i.K;
+                default: throw new InvalidOperationException($"unexpected opcode {i.Code:x} at {pc}");
+            }
+        }
+        throw new InvalidOperationException("the program ran off its end");
+    }
+
+    [Fact]
+    public void Instructions_have_the_kernel_s_layout_and_the_program_is_well_formed()
+    {
+        Assert.Equal(8, Marshal.SizeOf<Instruction>());
+        Assert.InRange(Program.Length, 1, 4096);
+        for (int pc = 0; pc < Program.Length; pc++)
+        {
+            var i = Program[pc];
+            if (i.Code is JeqK or JgeK or JsetK)
+            {
+                Assert.InRange(pc + 1 + i.JumpTrue, pc + 1, Program.Length - 1);
+                Assert.InRange(pc + 1 + i.JumpFalse, pc + 1, Program.Length - 1);
+            }
+        }
+        Assert.Equal(RetK, Program[^1].Code);
+    }
+
+    [Fact]
+    public void Every_x86_64_system_call_but_process_creation_is_allowed()
+    {
+        for (int nr = 0; nr < 1024; nr++)
+        {
+            uint expected = nr switch
+            {
+                SysFork or SysVfork or SysExecve or SysExecveat => Eperm,
+                SysClone3 => Enosys,
+                SysClone => Eperm, // flags 0: no CLONE_THREAD
+                _ => RetAllow,
+            };
+            Assert.True(expected == Run(AuditArchX86_64, nr), $"system call {nr}");
+        }
+    }
+
+    [Theory]
+    [InlineData(ThreadFlags, RetAllow)]
+    [InlineData(ForkFlags, Eperm)]
+    [InlineData(SpawnFlags, Eperm)]
+    [InlineData(0x10000UL, RetAllow)]
+    [InlineData(0xFFFF_FFFF_0000_0000UL | SpawnFlags, Eperm)] // the kernel reads clone's flags as 32 bits
+    [InlineData(0xFFFF_FFFF_0000_0000UL | ThreadFlags, RetAllow)]
+    public void Clone_is_allowed_for_threads_only(ulong flags, uint expected)
+    {
+        Assert.Equal(expected, Run(AuditArchX86_64, SysClone, flags));
+    }
+
+    [Fact]
+    public void Clone_is_allowed_exactly_when_it_makes_a_thread()
+    {
+        Gen.ULong.Sample(flags => Run(AuditArchX86_64, SysClone, flags) == ((flags & CloneThread) != 0 ? RetAllow : Eperm));
+    }
+
+    [Fact]
+    public void Other_ABIs_are_denied_whole()
+    {
+        Gen.Select(Gens.Pick("i386", "aarch64", "other").Select(n => n switch
+            {
+                "i386" => AuditArchI386,
+                "aarch64" => AuditArchAarch64,
+                _ => 0x1234u,
+            }), Gen.Int[0, 1023], Gen.ULong)
+            .Sample((arch, nr, arg) => Run(arch, nr, arg) == Eperm);
+        // x32: the x86-64 architecture with bit 30 set in the number
+        Gen.Int[0, 1023].Sample(nr => Run(AuditArchX86_64, nr | (int)X32SyscallBit) == Eperm);
+    }
+}
