@@ -189,24 +189,21 @@ internal static unsafe class FileGate
         return true;
     }
 
-    private static bool HandlerViolation(PolicyAction action, string function, ReadOnlySpan<byte> target)
-    {
-        string path = System.Text.Encoding.UTF8.GetString(target);
-        bool block = action == PolicyAction.Block;
-        EventHub.Report(Control.ReadHandler, action, path,
-            block ? $"{function} on {path} was blocked: read_handler does not allow reading the function's handler after initialisation"
-                  : $"{function} on {path} was allowed and reported: read_handler is in alert mode");
-        if (block) Errno.Value = Errno.EACCES;
-        return !block;
-    }
+    private static bool HandlerViolation(PolicyAction action, string function, ReadOnlySpan<byte> target) =>
+        Violation(Control.ReadHandler, "read_handler does not allow reading the function's handler after initialisation",
+            action, function, target);
 
-    private static bool Violation(PolicyAction action, string function, ReadOnlySpan<byte> target)
+    private static bool Violation(PolicyAction action, string function, ReadOnlySpan<byte> target) =>
+        Violation(Control.ReadWriteTmp, "read_write_tmp does not allow access to temporary files", action, function, target);
+
+    /// <summary>Reports a violation of a file control; in block mode denies with EACCES (false).</summary>
+    private static bool Violation(Control control, string blockedBecause, PolicyAction action, string function, ReadOnlySpan<byte> target)
     {
         string path = System.Text.Encoding.UTF8.GetString(target);
         bool block = action == PolicyAction.Block;
-        EventHub.Report(Control.ReadWriteTmp, action, path,
-            block ? $"{function} on {path} was blocked: read_write_tmp does not allow access to temporary files"
-                  : $"{function} on {path} was allowed and reported: read_write_tmp is in alert mode");
+        EventHub.Report(control, action, path,
+            block ? $"{function} on {path} was blocked: {blockedBecause}"
+                  : $"{function} on {path} was allowed and reported: {ControlNames.Of(control)} is in alert mode");
         if (block) Errno.Value = Errno.EACCES;
         return !block;
     }
