@@ -23,7 +23,11 @@
  *    process, so a C filter in front of those managed hooks (linked with -Wl,--wrap=iron_hook_<name>)
  *    hands them only what could begin "GET /2018-06-01/runtime/invocation/next " and sends everything
  *    else straight to libc.
- * 7. create_child_process (section at the end): the process functions are C wrappers around a
+ * 7. The environment: the library and the runtime read and change it through libc's own getenv,
+ *    setenv and unsetenv, never a host program's. bash defines all three over its shell variables;
+ *    a setenv there before bash had imported its environment hid every other variable from the
+ *    library's later reads (the policy path its children must keep, AWS_LAMBDA_RUNTIME_API).
+ * 8. create_child_process (section at the end): the process functions are C wrappers around a
  *    managed judge, because neither a vfork child (it shares its parent's memory and thread) nor
  *    a forked child (its copy of the runtime may be mid-GC) can safely enter the runtime; see there.
  *
@@ -198,6 +202,33 @@ __attribute__((visibility("hidden"))) void __wrap_minipal_get_non_cryptographica
 {
     if (iron_random_bytes(buffer, length, GRND_NONBLOCK) != 0)
         (void)iron_random_bytes(buffer, length, 0);
+}
+
+/* 7. getenv walks the environment as libc's does; setenv and unsetenv are libc's (RTLD_NEXT skips
+   the executable, which may define its own). */
+__attribute__((visibility("hidden"))) char *__wrap_getenv(const char *name)
+{
+    if (!name || !environ) return NULL;
+    size_t n = strlen(name);
+    if (n == 0 || strchr(name, '=')) return NULL;
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
+static int (*iron_libc_setenv)(const char *, const char *, int);
+static int (*iron_libc_unsetenv)(const char *);
+
+__attribute__((visibility("hidden"))) int __wrap_setenv(const char *name, const char *value, int overwrite)
+{
+    if (!iron_libc_setenv) iron_libc_setenv = (int (*)(const char *, const char *, int))dlsym(RTLD_NEXT, "setenv");
+    return iron_libc_setenv(name, value, overwrite);
+}
+
+__attribute__((visibility("hidden"))) int __wrap_unsetenv(const char *name)
+{
+    if (!iron_libc_unsetenv) iron_libc_unsetenv = (int (*)(const char *))dlsym(RTLD_NEXT, "unsetenv");
+    return iron_libc_unsetenv(name);
 }
 
 extern void iron_function_start(void);
