@@ -42,47 +42,52 @@ internal static unsafe class ProcessProtection
     /// </summary>
     public static bool InVforkChild => s_inVforkChild != null && s_inVforkChild() != 0;
 
-    /// <summary>The kernel filter is in force (block mode, and the kernel accepted it).</summary>
-    public static bool FilterInstalled { get; private set; }
-
     public static void Start(EffectivePolicy policy)
     {
+        // first, and apart: whatever fails below, the glue still judges and the kernel still denies
+        s_config.Action = (int)policy.CreateChildProcess;
+        if (policy.CreateChildProcess == PolicyAction.Block) InstallFilter();
         try
         {
             bool protectTree = policy.ReadWriteTmp != PolicyAction.Allow || policy.CreateChildProcess != PolicyAction.Allow ||
                                policy.OutboundConnectivity != PolicyAction.Allow || policy.ReadHandler != PolicyAction.Allow;
             var (library, asLoaded) = LibraryPath();
             var policyPath = PolicyPath();
-            s_config = new NativeConfig
-            {
-                Action = (int)policy.CreateChildProcess,
-                ProtectTree = protectTree ? 1 : 0,
-                Library = NativeString(library),
-                LibraryAsLoaded = NativeString(asLoaded),
-                EventTemplate = policy.CreateChildProcess == PolicyAction.Allow ? 0 : NativeString(EventTemplate(policy.CreateChildProcess)),
-            };
+            s_config.Library = NativeString(library);
+            s_config.LibraryAsLoaded = NativeString(asLoaded);
+            s_config.ProtectTree = protectTree ? 1 : 0;
             // the policy this process read, absolute; when it read none, a new program must not be handed one
             KeepInChildren("IRON_FUNCTION_POLICY", policyPath == null ? 0 : NativeString("IRON_FUNCTION_POLICY=" + policyPath));
-            if (policy.CreateChildProcess != PolicyAction.Allow && s_config.EventTemplate == 0)
-                Diagnostics.Warn("process", "cannot render the event line for forked children; their process calls will not be reported");
             if (protectTree && library == null)
                 Diagnostics.Warn("process", "cannot tell this library's path; programs started from here will not keep it");
             Diagnostics.Debug("process", $"create_child_process={policy.CreateChildProcess.Name()} protect_tree={protectTree} " +
                                          $"library={library ?? "(unknown)"} policy={policyPath ?? "(unset)"}");
-
-            if (policy.CreateChildProcess == PolicyAction.Block)
+            if (policy.CreateChildProcess != PolicyAction.Allow)
             {
-                var problem = Seccomp.Install(ProcessFilter.Build());
-                FilterInstalled = problem == null;
-                if (problem != null)
-                    Diagnostics.Warn("process", $"the kernel refused the process filter ({problem}); fork and exec are still denied through libc, raw system calls are not");
-                else
-                    Diagnostics.Debug("process", "seccomp filter installed: fork, vfork, execve, execveat and clone without CLONE_THREAD fail with EPERM");
+                s_config.EventTemplate = NativeString(EventTemplate(policy.CreateChildProcess));
+                if (s_config.EventTemplate == 0)
+                    Diagnostics.Warn("process", "cannot render the event line for forked children; their process calls will not be reported");
             }
         }
         catch (Exception e)
         {
             Diagnostics.Error("process", $"create_child_process start failed: {e}");
+        }
+    }
+
+    private static void InstallFilter()
+    {
+        try
+        {
+            var problem = Seccomp.Install(ProcessFilter.Build());
+            if (problem != null)
+                Diagnostics.Warn("process", $"the kernel refused the process filter ({problem}); fork and exec are still denied through libc, raw system calls are not");
+            else
+                Diagnostics.Debug("process", "seccomp filter installed: fork, vfork, execve, execveat and clone without CLONE_THREAD fail with EPERM");
+        }
+        catch (Exception e)
+        {
+            Diagnostics.Error("process", $"the process filter could not be installed: {e}");
         }
     }
 

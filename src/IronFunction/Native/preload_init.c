@@ -968,7 +968,8 @@ int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
     int (*real)(int (*)(void *), void *, int, void *, ...) = REAL(clone);
     if (!iron_hooks_ready || iron_in_vfork_child || (flags & IRON_CLONE_THREAD))
         return real(fn, stack, flags, arg, ptid, tls, ctid);
-    int vm_vfork = (flags & (IRON_CLONE_VM | IRON_CLONE_VFORK)) == (IRON_CLONE_VM | IRON_CLONE_VFORK) && !(flags & IRON_CLONE_SETTLS);
+    /* no fn or stack: glibc answers EINVAL itself */
+    int vm_vfork = (flags & (IRON_CLONE_VM | IRON_CLONE_VFORK)) == (IRON_CLONE_VM | IRON_CLONE_VFORK) && !(flags & IRON_CLONE_SETTLS) && fn && stack;
     /* a CLONE_VM|CLONE_VFORK child is reported once, with what it executes, as a vfork child is */
     if (!(vm_vfork && cfg.action == IRON_ALERT) && DENIED(iron_hook_clone(flags), native_fork("clone"))) return -1;
     if (vm_vfork)
