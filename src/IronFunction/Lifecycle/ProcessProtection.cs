@@ -20,9 +20,18 @@ internal static unsafe class ProcessProtection
         public int ProtectTree;
         public nint Library;
         public nint LibraryAsLoaded;
-        public nint Policy;
+        public nint KeepNames;
+        public nint KeepEntries;
+        public int KeepCount;
         public nint EventTemplate;
     }
+
+    /// <summary>Room the native glue has for kept variables (IRON_MAX_KEEP).</summary>
+    private const int MaxKept = 8;
+
+    private static readonly nint* s_keepNames = (nint*)NativeMemory.AllocZeroed(MaxKept, (nuint)sizeof(nint));
+    private static readonly nint* s_keepEntries = (nint*)NativeMemory.AllocZeroed(MaxKept, (nuint)sizeof(nint));
+    private static int s_keepCount;
 
     private static NativeConfig s_config;
     private static delegate* unmanaged<int> s_inVforkChild;
@@ -33,41 +42,31 @@ internal static unsafe class ProcessProtection
     /// </summary>
     public static bool InVforkChild => s_inVforkChild != null && s_inVforkChild() != 0;
 
-    /// <summary>The kernel filter is in force (block mode, and the kernel accepted it).</summary>
-    public static bool FilterInstalled { get; private set; }
-
     public static void Start(EffectivePolicy policy)
     {
+        // first, and apart: whatever fails below, the glue still judges and the kernel still denies
+        s_config.Action = (int)policy.CreateChildProcess;
+        if (policy.CreateChildProcess == PolicyAction.Block) InstallFilter();
         try
         {
             bool protectTree = policy.ReadWriteTmp != PolicyAction.Allow || policy.CreateChildProcess != PolicyAction.Allow ||
                                policy.OutboundConnectivity != PolicyAction.Allow || policy.ReadHandler != PolicyAction.Allow;
             var (library, asLoaded) = LibraryPath();
             var policyPath = PolicyPath();
-            s_config = new NativeConfig
-            {
-                Action = (int)policy.CreateChildProcess,
-                ProtectTree = protectTree ? 1 : 0,
-                Library = NativeString(library),
-                LibraryAsLoaded = NativeString(asLoaded),
-                Policy = NativeString(policyPath),
-                EventTemplate = policy.CreateChildProcess == PolicyAction.Allow ? 0 : NativeString(EventTemplate(policy.CreateChildProcess)),
-            };
-            if (policy.CreateChildProcess != PolicyAction.Allow && s_config.EventTemplate == 0)
-                Diagnostics.Warn("process", "cannot render the event line for forked children; their process calls will not be reported");
+            s_config.Library = NativeString(library);
+            s_config.LibraryAsLoaded = NativeString(asLoaded);
+            s_config.ProtectTree = protectTree ? 1 : 0;
+            // the policy this process read, absolute; when it read none, a new program must not be handed one
+            KeepInChildren("IRON_FUNCTION_POLICY", policyPath == null ? 0 : NativeString("IRON_FUNCTION_POLICY=" + policyPath));
             if (protectTree && library == null)
                 Diagnostics.Warn("process", "cannot tell this library's path; programs started from here will not keep it");
             Diagnostics.Debug("process", $"create_child_process={policy.CreateChildProcess.Name()} protect_tree={protectTree} " +
                                          $"library={library ?? "(unknown)"} policy={policyPath ?? "(unset)"}");
-
-            if (policy.CreateChildProcess == PolicyAction.Block)
+            if (policy.CreateChildProcess != PolicyAction.Allow)
             {
-                var problem = Seccomp.Install(ProcessFilter.Build());
-                FilterInstalled = problem == null;
-                if (problem != null)
-                    Diagnostics.Warn("process", $"the kernel refused the process filter ({problem}); fork and exec are still denied through libc, raw system calls are not");
-                else
-                    Diagnostics.Debug("process", "seccomp filter installed: fork, vfork, execve, execveat and clone without CLONE_THREAD fail with EPERM");
+                s_config.EventTemplate = NativeString(EventTemplate(policy.CreateChildProcess));
+                if (s_config.EventTemplate == 0)
+                    Diagnostics.Warn("process", "cannot render the event line for forked children; their process calls will not be reported");
             }
         }
         catch (Exception e)
@@ -76,11 +75,49 @@ internal static unsafe class ProcessProtection
         }
     }
 
+    private static void InstallFilter()
+    {
+        try
+        {
+            var problem = Seccomp.Install(ProcessFilter.Build());
+            if (problem != null)
+                Diagnostics.Warn("process", $"the kernel refused the process filter ({problem}); fork and exec are still denied through libc, raw system calls are not");
+            else
+                Diagnostics.Debug("process", "seccomp filter installed: fork, vfork, execve, execveat and clone without CLONE_THREAD fail with EPERM");
+        }
+        catch (Exception e)
+        {
+            Diagnostics.Error("process", $"the process filter could not be installed: {e}");
+        }
+    }
+
+    /// <summary>
+    /// From another control's start (before the ELF constructor ends): a new program started while some control
+    /// is not allow gets <paramref name="name"/> as this process has it, <paramref name="liveEntry"/> ("NAME=value",
+    /// native memory its owner may change in place and never frees), whatever environment its caller passed;
+    /// 0: a new program must not have the variable. False when the glue has no room left.
+    /// </summary>
+    public static bool KeepInChildren(string name, nint liveEntry)
+    {
+        if (s_keepCount >= MaxKept) return false;
+        s_keepNames[s_keepCount] = NativeString(name);
+        s_keepEntries[s_keepCount] = liveEntry;
+        s_keepCount++;
+        return true;
+    }
+
     /// <summary>Called by the native glue once, from the ELF constructor after start.</summary>
     [UnmanagedCallersOnly(EntryPoint = "iron_process_native_config")]
     private static void FillNativeConfig(NativeConfig* config, delegate* unmanaged<int> inVforkChild)
     {
-        try { *config = s_config; s_inVforkChild = inVforkChild; }
+        try
+        {
+            *config = s_config;
+            config->KeepNames = (nint)s_keepNames;
+            config->KeepEntries = (nint)s_keepEntries;
+            config->KeepCount = s_keepCount;
+            s_inVforkChild = inVforkChild;
+        }
         catch { /* nothing may escape into the host */ }
     }
 

@@ -306,13 +306,18 @@ struct iron_process_config
     int protect_tree;              /* some control is not allow */
     const char *library;           /* this library's canonical absolute path */
     const char *library_as_loaded; /* the absolute name it was loaded under, or NULL */
-    const char *policy;            /* IRON_FUNCTION_POLICY at start, made absolute; NULL when it was unset */
+    /* Variables a new program gets from this process whatever its caller passed (IRON_FUNCTION_POLICY, and
+       any other control's, ProcessProtection.KeepInChildren): "NAME=value", which its owner may change in
+       place, or NULL for a variable a new program must not have. */
+    const char *const *keep_names;
+    const char *const *keep_entries;
+    int keep_count;
     const char *event_template;    /* an event line of this control and action, holes marked by bytes 1-6 */
 };
 
 static struct iron_process_config cfg;
 static char *preload_entry; /* "LD_PRELOAD=<library>" */
-static char *policy_entry;  /* "IRON_FUNCTION_POLICY=<policy>", or NULL */
+#define IRON_MAX_KEEP 8
 static pid_t start_pid;
 static pthread_key_t record_key;
 
@@ -384,9 +389,9 @@ static void iron_process_init(void)
     pthread_key_create(&record_key, free_record);
     iron_process_native_config(&cfg, in_vfork_child);
     if (cfg.library) preload_entry = joined("LD_PRELOAD=", cfg.library);
-    if (cfg.policy) policy_entry = joined("IRON_FUNCTION_POLICY=", cfg.policy);
-    /* without these strings the tree cannot be protected (the managed side has said why) */
-    iron_process_protect_tree = cfg.protect_tree && preload_entry && (!cfg.policy || policy_entry);
+    if (cfg.keep_count > IRON_MAX_KEEP || cfg.keep_count < 0) cfg.keep_count = 0;
+    /* without the library's path the tree cannot be protected (the managed side has said why) */
+    iron_process_protect_tree = cfg.protect_tree && preload_entry;
 }
 
 enum { SIDE_NONE, SIDE_MANAGED, SIDE_NATIVE };
@@ -757,7 +762,21 @@ static int native_shell(const char *function, const char *command)
 static int is_var(const char *entry, const char *name, size_t n) { return strncmp(entry, name, n) == 0; }
 
 #define LD_PRELOAD_EQ "LD_PRELOAD="
-#define POLICY_EQ "IRON_FUNCTION_POLICY="
+
+/* Is the entry a definition of the name (NAME=...)? */
+static int defines(const char *entry, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+/* The kept variable an entry defines, or -1. */
+static int kept(const char *entry)
+{
+    for (int k = 0; k < cfg.keep_count; k++)
+        if (defines(entry, cfg.keep_names[k])) return k;
+    return -1;
+}
 
 /* Does an LD_PRELOAD value name this library? ld.so splits it on ':' and ' '. */
 static int names_library(const char *value)
@@ -786,40 +805,41 @@ struct env_plan
 
 static void plan_env(char *const *envp, struct env_plan *plan)
 {
-    size_t preloads = 0, policies = 0, policy_ok = 0;
+    size_t preloads = 0, seen[IRON_MAX_KEEP] = { 0 }, right[IRON_MAX_KEEP] = { 0 };
     plan->count = 0;
     plan->last_preload = NULL;
     for (char *const *e = envp; e && *e; e++)
     {
         plan->count++;
         if (unreadable(*e)) continue;
-        if (is_var(*e, LD_PRELOAD_EQ, sizeof LD_PRELOAD_EQ - 1)) { preloads++; plan->last_preload = *e + sizeof LD_PRELOAD_EQ - 1; }
-        else if (is_var(*e, POLICY_EQ, sizeof POLICY_EQ - 1)) { policies++; policy_ok += policy_entry && strcmp(*e, policy_entry) == 0; }
+        if (is_var(*e, LD_PRELOAD_EQ, sizeof LD_PRELOAD_EQ - 1)) { preloads++; plan->last_preload = *e + sizeof LD_PRELOAD_EQ - 1; continue; }
+        int k = kept(*e);
+        if (k >= 0) { seen[k]++; right[k] += cfg.keep_entries[k] && strcmp(*e, cfg.keep_entries[k]) == 0; }
     }
-    int preload_ok = preloads == 1 && names_library(plan->last_preload);
-    int policy_right = policy_entry ? policies == 1 && policy_ok == 1 : policies == 0;
-    plan->rebuild = !(preload_ok && policy_right);
+    plan->rebuild = !(preloads == 1 && names_library(plan->last_preload));
+    for (int k = 0; k < cfg.keep_count; k++)
+        if (cfg.keep_entries[k] ? seen[k] != 1 || right[k] != 1 : seen[k] != 0) plan->rebuild = 1;
 }
 
 /* Bytes build_env needs: the pointer array, and a merged LD_PRELOAD entry when the caller set another. */
 static size_t env_bytes(const struct env_plan *plan)
 {
-    size_t bytes = (plan->count + 3) * sizeof(char *);
+    size_t bytes = (plan->count + 2 + (size_t)cfg.keep_count) * sizeof(char *);
     if (plan->last_preload && *plan->last_preload && !names_library(plan->last_preload))
         bytes += strlen(preload_entry) + 1 + strlen(plan->last_preload) + 1;
     return bytes;
 }
 
-/* The caller's environment without its LD_PRELOAD and IRON_FUNCTION_POLICY entries, then one LD_PRELOAD
-   that names this library (in front of the caller's own preloads) and the policy in force at start. */
+/* The caller's environment without its LD_PRELOAD and kept variables, then one LD_PRELOAD that names this
+   library (in front of the caller's own preloads) and the kept variables as this process has them. */
 static char **build_env(char *const *envp, const struct env_plan *plan, char *scratch)
 {
     char **out = (char **)scratch;
-    char *merged = scratch + (plan->count + 3) * sizeof(char *);
+    char *merged = scratch + (plan->count + 2 + (size_t)cfg.keep_count) * sizeof(char *);
     size_t j = 0;
     for (char *const *e = envp; e && *e; e++)
     {
-        if (!unreadable(*e) && (is_var(*e, LD_PRELOAD_EQ, sizeof LD_PRELOAD_EQ - 1) || is_var(*e, POLICY_EQ, sizeof POLICY_EQ - 1)))
+        if (!unreadable(*e) && (is_var(*e, LD_PRELOAD_EQ, sizeof LD_PRELOAD_EQ - 1) || kept(*e) >= 0))
             continue;
         out[j++] = *e;
     }
@@ -834,7 +854,8 @@ static char **build_env(char *const *envp, const struct env_plan *plan, char *sc
     }
     else
         out[j++] = preload_entry;
-    if (policy_entry) out[j++] = policy_entry;
+    for (int k = 0; k < cfg.keep_count; k++)
+        if (cfg.keep_entries[k]) out[j++] = (char *)cfg.keep_entries[k];
     out[j] = NULL;
     return out;
 }
@@ -865,7 +886,7 @@ static char **build_env(char *const *envp, const struct env_plan *plan, char *sc
     } while (0)
 
 /* system() and popen() hand the process's own environment to the shell and take no other: when the
-   process removed the protection from it, it is put back (LD_PRELOAD, IRON_FUNCTION_POLICY only). */
+   process removed the protection from it, it is put back (LD_PRELOAD and the kept variables only). */
 static void protect_own_environment(void)
 {
     if (!iron_process_protect_tree) return;
@@ -884,8 +905,11 @@ static void protect_own_environment(void)
     unsetenv("LD_PRELOAD");
     setenv("LD_PRELOAD", merged ? merged : cfg.library, 1);
     free(merged);
-    unsetenv("IRON_FUNCTION_POLICY");
-    if (cfg.policy) setenv("IRON_FUNCTION_POLICY", cfg.policy, 1);
+    for (int k = 0; k < cfg.keep_count; k++)
+    {
+        unsetenv(cfg.keep_names[k]);
+        if (cfg.keep_entries[k]) setenv(cfg.keep_names[k], cfg.keep_entries[k] + strlen(cfg.keep_names[k]) + 1, 1);
+    }
 }
 
 /* ---- vfork: what the child executes, kept for the parent's report ---- */
@@ -1083,7 +1107,8 @@ int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
     int (*real)(int (*)(void *), void *, int, void *, ...) = REAL(clone);
     if (!iron_hooks_ready || iron_in_vfork_child || (flags & IRON_CLONE_THREAD))
         return real(fn, stack, flags, arg, ptid, tls, ctid);
-    int vm_vfork = (flags & (IRON_CLONE_VM | IRON_CLONE_VFORK)) == (IRON_CLONE_VM | IRON_CLONE_VFORK) && !(flags & IRON_CLONE_SETTLS);
+    /* no fn or stack: glibc answers EINVAL itself */
+    int vm_vfork = (flags & (IRON_CLONE_VM | IRON_CLONE_VFORK)) == (IRON_CLONE_VM | IRON_CLONE_VFORK) && !(flags & IRON_CLONE_SETTLS) && fn && stack;
     /* a CLONE_VM|CLONE_VFORK child is reported once, with what it executes, as a vfork child is */
     if (!(vm_vfork && cfg.action == IRON_ALERT) && DENIED(iron_hook_clone(flags), native_fork("clone"))) return -1;
     if (vm_vfork)
