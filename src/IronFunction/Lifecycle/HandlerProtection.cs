@@ -33,16 +33,6 @@ internal static unsafe class HandlerProtection
     public static HandlerFiles Files => s_files;
 
     /// <summary>
-    /// The entry a child's environment must carry for read_handler: "IRON_FUNCTION_HANDLER_LOADED=1" once
-    /// this process is armed, "…=0" while its runtime initialises, null when read_handler has nothing to
-    /// carry (allow, no handler files, outside Lambda). For exec hooks that rebuild an environment: an
-    /// explicit envp (Python's os.environ is a copy from start-up) may hold a stale value or none.
-    /// </summary>
-    public static string? ChildEnvironmentEntry =>
-        s_files.IsEmpty || s_action == PolicyAction.Allow || !RuntimeApiWatcher.InLambda ? null
-        : LoadedVariable + (s_armed ? "=1" : "=0");
-
-    /// <summary>
     /// From the library's start, once, single-threaded. Starts the Runtime API watcher first: the
     /// lifecycle it reports serves the event pipeline whatever read_handler says.
     /// </summary>
@@ -64,7 +54,6 @@ internal static unsafe class HandlerProtection
             Diagnostics.Debug("handler", $"handler files: {string.Join(", ", [.. files.Files, .. files.PycachePatterns])}");
 
         if (!RuntimeApiWatcher.InLambda) { Arm("no AWS_LAMBDA_RUNTIME_API: protection starts at once"); return; }
-        if (Libc.GetEnv(LoadedVariable) == "1") { Arm("started by a process whose handler was already loaded"); return; }
         MarkChildren();
         RuntimeApiWatcher.OnNextInvocation(_ => Arm("the runtime asked for its first invocation"));
     }
@@ -85,12 +74,20 @@ internal static unsafe class HandlerProtection
         return files.WithoutFiles(directories).WithFiles(linked);
     }
 
+    /// <summary>
+    /// Children learn from <see cref="LoadedVariable"/> whether the handler is loaded: kept in every new
+    /// program's environment (create_child_process puts it back where the caller's environment lacks it).
+    /// </summary>
     private static void MarkChildren()
     {
-        Libc.SetEnv(LoadedVariable, "0");
-        // glibc owns the "NAME=0" string setenv made and never frees it
+        var inherited = Libc.GetEnv(LoadedVariable) == "1";
+        if (!inherited) Libc.SetEnv(LoadedVariable, "0");
+        // glibc never frees a "NAME=value" string of the environment: the flag is flipped in place
         fixed (byte* name = "IRON_FUNCTION_HANDLER_LOADED\0"u8)
             s_loadedFlag = Libc.Getenv(name);
+        if (s_loadedFlag != null)
+            ProcessProtection.KeepInChildren(LoadedVariable, (nint)(s_loadedFlag - (LoadedVariable.Length + 1)));
+        if (inherited) Arm("started by a process whose handler was already loaded");
     }
 
     private static void Arm(string reason)
