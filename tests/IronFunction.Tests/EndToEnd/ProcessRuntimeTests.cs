@@ -109,7 +109,8 @@ public class ProcessRuntimeTests
         Assert.Equal(
             Enumerable.Repeat(exe, 8).Append("/bin/sh -c " + ProcessProbe.Quoted($"echo x > {box.Dir}/m.system")).Append("/usr/bin/touch").Order(StringComparer.Ordinal),
             WhatsOf(run, "block", pid));
-        Assert.Equal(3, ProcessEvents(run).Count(e => e.Str("message").StartsWith("vfork by ", StringComparison.Ordinal)));
+        // fork and vfork of the same program are one key for the summing up of repeats: the first refusal is subprocess's vfork
+        Assert.StartsWith("vfork by ", ProcessEvents(run).First(e => e.Str("process_id") == pid).Str("message"));
         Assert.Equal(ProcessEvents(run).Count, WhatsOf(run, "block", pid).Length);
         RuntimeRuns.StderrIsOnlyEvents(run);
     }
