@@ -53,6 +53,9 @@ internal static unsafe class HandlerProtection
         if (Diagnostics.IsEnabled("handler", LogLevel.Debug))
             Diagnostics.Debug("handler", $"handler files: {string.Join(", ", [.. files.Files, .. files.PycachePatterns])}");
 
+        // a child started with an environment of its own (even an empty one) still knows which files are the handler
+        KeepInChildren("_HANDLER");
+        KeepInChildren("LAMBDA_TASK_ROOT");
         if (!RuntimeApiWatcher.InLambda) { Arm("no AWS_LAMBDA_RUNTIME_API: protection starts at once"); return; }
         MarkChildren();
         RuntimeApiWatcher.OnNextInvocation(_ => Arm("the runtime asked for its first invocation"));
@@ -85,9 +88,20 @@ internal static unsafe class HandlerProtection
         // glibc never frees a "NAME=value" string of the environment: the flag is flipped in place
         fixed (byte* name = "IRON_FUNCTION_HANDLER_LOADED\0"u8)
             s_loadedFlag = Libc.Getenv(name);
-        if (s_loadedFlag != null)
-            ProcessProtection.KeepInChildren(LoadedVariable, (nint)(s_loadedFlag - (LoadedVariable.Length + 1)));
+        KeepInChildren(LoadedVariable);
         if (inherited) Arm("started by a process whose handler was already loaded");
+    }
+
+    /// <summary>The variable's "NAME=value" entry, as this process started with it, goes to every new program.</summary>
+    private static void KeepInChildren(string name)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(name + "\0");
+        fixed (byte* n = bytes)
+        {
+            byte* value = Libc.Getenv(n);
+            // glibc never frees an environment string, so the entry outlives any later change of the variable
+            if (value != null) ProcessProtection.KeepInChildren(name, (nint)(value - (bytes.Length)));
+        }
     }
 
     private static void Arm(string reason)

@@ -153,6 +153,8 @@ public class PythonHandlerTests
         new("dirfd", "app.py", "openat"),
         new("pycache", "<pycache>", "open"),
         new("child", "app.py", "cat", InChild: true),
+        new("child-start-copy", "app.py", "cat-copy", InChild: true),
+        new("child-scrubbed", "app.py", "cat-scrubbed", InChild: true),
         new("data", "data.txt", "open", IsHandler: false),
         new("data-dirfd", "data.txt", "openat", IsHandler: false),
     ];
@@ -207,6 +209,7 @@ public class NodeHandlerTests
         new("proc-cwd", "/proc/self/cwd/app.mjs", "readFileSync"),
         new("thread-pool", "app.mjs", "readFile"),
         new("child", "app.mjs", "cat", InChild: true),
+        new("child-scrubbed", "app.mjs", "cat-scrubbed", InChild: true),
         new("data", "data.txt", "readFileSync", IsHandler: false),
         new("data-async", "data.txt", "readFile", IsHandler: false),
     ];

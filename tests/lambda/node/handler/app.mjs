@@ -1,6 +1,6 @@
 // A Lambda handler that tries to read files (its own source among them) and reports what happened.
 //
-// Event: {"reads": [{"name": ..., "path": ..., "how": "readFileSync" | "readFile" | "openSync" | "cat"}]},
+// Event: {"reads": [{"name": ..., "path": ..., "how": "readFileSync" | "readFile" | "openSync" | "cat" | "cat-scrubbed"}]},
 // paths relative to the working directory (the task root), "<self>" its own file. "readFile" goes through libuv's thread pool,
 // "cat" reads in a child process. Response: {"init_read": <bytes of its own source read at import>,
 // "results": {name: "ok <bytes>" | "errno <code>" | "exit <code>"}}.
@@ -27,9 +27,11 @@ async function attempt(path, how) {
         closeSync(fd);
       }
     }
-    if (how === "cat") {
+    if (how === "cat" || how === "cat-scrubbed") {
+      // "cat-scrubbed": the child is given only the function's name for an environment
+      const env = how === "cat" ? process.env : { AWS_LAMBDA_FUNCTION_NAME: process.env.AWS_LAMBDA_FUNCTION_NAME };
       try {
-        return `ok ${execFileSync("cat", [path], { stdio: ["ignore", "pipe", "inherit"] }).length}`;
+        return `ok ${execFileSync("/usr/bin/cat", [path], { stdio: ["ignore", "pipe", "inherit"], env }).length}`;
       } catch (e) {
         return `exit ${e.status}`;
       }

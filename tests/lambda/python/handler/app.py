@@ -2,7 +2,9 @@
 
 Event: {"reads": [{"name": ..., "path": ..., "how": "open" | "os.open" | "openat" | "cat"}]}, paths
 relative to the working directory (the task root); "<self>" is __file__, "<pycache>" its byte-code cache.
-"openat" opens the path relative to a descriptor of the task root; "cat" reads it in a child process. Response: {"init_read": <bytes of its own source read
+"openat" opens the path relative to a descriptor of the task root; "cat" reads it in a child process, "cat-copy"
+in one given a copy of the environment as Python read it at start, "cat-scrubbed" in one given only the function's
+name. Response: {"init_read": <bytes of its own source read
 at import>, "init_child_read": <the same, read by a child process at import>, "results": {name: "ok <bytes>"
 | "errno <n>" | "exit <code>"}}.
 """
@@ -26,6 +28,13 @@ with open(__file__, "rb") as f:
 INIT_CHILD_READ = len(subprocess.run(["cat", __file__], stdout=subprocess.PIPE).stdout)
 
 
+CHILD_ENVIRONMENTS = {
+    "cat": lambda: None,
+    "cat-copy": lambda: dict(os.environ),
+    "cat-scrubbed": lambda: {"AWS_LAMBDA_FUNCTION_NAME": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")},
+}
+
+
 def attempt(path, how):
     try:
         if how == "open":
@@ -39,9 +48,9 @@ def attempt(path, how):
                 fd = os.open(path, os.O_RDONLY, dir_fd=root)
             finally:
                 os.close(root)
-        elif how == "cat":
+        elif how in CHILD_ENVIRONMENTS:
             # the child's stderr (and any event it reports) goes where the runtime's goes
-            done = subprocess.run(["cat", path], stdout=subprocess.PIPE)
+            done = subprocess.run(["cat", path], stdout=subprocess.PIPE, env=CHILD_ENVIRONMENTS[how]())
             return "ok %d" % len(done.stdout) if done.returncode == 0 else "exit %d" % done.returncode
         else:
             return "unknown how " + how
