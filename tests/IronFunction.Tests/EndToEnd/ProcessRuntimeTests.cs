@@ -290,6 +290,28 @@ public class ProcessRuntimeTests
         Assert.False(File.Exists(marker));
     }
 
+    /// <summary>
+    /// bash defines its own getenv and setenv over its shell variables. The library sets UV_USE_IO_URING at start,
+    /// before bash has imported its environment: through bash's setenv that hid every other variable from the
+    /// library's later reads, and bash's children lost IRON_FUNCTION_POLICY (they ran in monitor mode).
+    /// </summary>
+    [Fact]
+    public void Bash_s_own_environment_functions_do_not_hide_the_policy_from_its_children()
+    {
+        using var box = new Sandbox();
+        var target = Path.Combine(box.TmpDir, "from-grandchild");
+        var policy = box.Policy("""{"read_write_tmp":"block"}""");
+        var run = Preloaded.Run(Machine.Bash.Value, ["-c", $"/usr/bin/env; {Machine.Bash.Value} -c 'echo x > {target}'"],
+            Path.GetFileName(policy), RuntimeRuns.Env(), box.Dir);
+        Assert.Contains($"IRON_FUNCTION_POLICY={policy}", run.Stdout.Split('\n'));
+        Assert.Contains("UV_USE_IO_URING=0", run.Stdout.Split('\n'));
+        Assert.DoesNotContain("IRON_FUNCTION_POLICY is not set", run.Stderr);
+        Assert.Contains($"{target}: Permission denied", run.Stderr);
+        Assert.False(File.Exists(target));
+        var denied = Assert.Single(run.Events);
+        Assert.Equal(["read_write_tmp", "block", target], new[] { denied.Str("event_type"), denied.Str("action"), denied.Str("what") });
+    }
+
     [Fact]
     public void Bash_alert_runs_commands_and_reports_each_fork_and_exec()
     {
