@@ -27,7 +27,12 @@
  *    setenv and unsetenv, never a host program's. bash defines all three over its shell variables;
  *    a setenv there before bash had imported its environment hid every other variable from the
  *    library's later reads (the policy path its children must keep, AWS_LAMBDA_RUNTIME_API).
- * 8. create_child_process (section at the end): the process functions are C wrappers around a
+ * 8. One hook at a time on a thread. A signal handler may call a hooked function (open, say) while its
+ *    thread is inside a managed hook, and NativeAOT aborts the process when managed code it was
+ *    running is entered again from a handler. Every trampoline therefore marks its thread for the
+ *    duration of the hook, and a hooked call on a marked thread goes straight to libc: a handler's,
+ *    and the library's own libc calls from inside a hook. The runtime's own threads are marked for life.
+ * 9. create_child_process (section at the end): the process functions are C wrappers around a
  *    managed judge, because neither a vfork child (it shares its parent's memory and thread) nor
  *    a forked child (its copy of the runtime may be mid-GC) can safely enter the runtime; see there.
  *
@@ -62,6 +67,18 @@ __attribute__((visibility("hidden"), tls_model("initial-exec"))) __thread unsign
 /* Some control is not allow: new programs must keep the library (and vfork children may judge files). */
 __attribute__((visibility("hidden"))) unsigned char iron_process_protect_tree;
 
+/* This thread is inside a hook, or is the library's own (see 8. above); the caller's return address
+   while it is in a hook. Written by the trampolines' assembly: active at offset 0, caller at 8. */
+struct iron_hook_frame
+{
+    unsigned char active;
+    void *caller;
+};
+__attribute__((visibility("hidden"), tls_model("initial-exec"))) __thread struct iron_hook_frame iron_hook_frame;
+
+/* A managed function called from C while this thread is marked: the managed code cannot be entered twice. */
+#define IRON_MANAGED(call) ({ iron_hook_frame.active = 1; __typeof__(call) r_ = (call); iron_hook_frame.active = 0; r_; })
+
 #define IRON_HOOK(name) __attribute__((visibility("hidden"))) void *iron_native_real_##name;
 #include "hooked_symbols.h"
 #undef IRON_HOOK
@@ -91,8 +108,12 @@ __attribute__((visibility("hidden"), used)) void iron_native_resolve(void)
             "1:  jmp *iron_native_real_" #name "(%rip)\n"                                \
             ".size __wrap_" #name ", .-__wrap_" #name "\n");
 
-/* <name>: libc until the library has started; in a vfork child, libc too unless some control needs
-   judging (r11 is scratch at a call boundary and carries no argument). */
+/* <name>: libc until the library has started, and on a thread already inside a hook; in a vfork
+   child, libc too unless some control needs judging. Else the managed hook, with the thread marked:
+   the caller's return address goes to TLS and the hook is called in its place, so that arguments on
+   the stack stay where they were (r10 and r11 are scratch at a call boundary and carry no argument
+   in or result out). The return address is taken back before the mark is cleared: a handler may
+   enter a hook of its own right after. */
 #define IRON_EXPORT(name)                                                                \
     __asm__(".text\n"                                                                    \
             ".globl " #name "\n"                                                         \
@@ -102,10 +123,20 @@ __attribute__((visibility("hidden"), used)) void iron_native_resolve(void)
             "    je __wrap_" #name "\n"                                                  \
             "    movq iron_in_vfork_child@gottpoff(%rip), %r11\n"                        \
             "    cmpb $0, %fs:(%r11)\n"                                                  \
-            "    je iron_hook_" #name "\n"                                               \
+            "    je 2f\n"                                                                \
             "    cmpb $0, iron_process_protect_tree(%rip)\n"                             \
             "    je __wrap_" #name "\n"                                                  \
             "    jmp iron_hook_" #name "\n"                                              \
+            "2:  movq iron_hook_frame@gottpoff(%rip), %r11\n"                            \
+            "    cmpb $0, %fs:(%r11)\n"                                                  \
+            "    jne __wrap_" #name "\n"                                                 \
+            "    movb $1, %fs:(%r11)\n"                                                  \
+            "    popq %fs:8(%r11)\n"                                                     \
+            "    call iron_hook_" #name "\n"                                             \
+            "    movq iron_hook_frame@gottpoff(%rip), %r11\n"                            \
+            "    movq %fs:8(%r11), %r10\n"                                               \
+            "    movb $0, %fs:(%r11)\n"                                                  \
+            "    jmp *%r10\n"                                                            \
             ".size " #name ", .-" #name "\n");
 
 /* Names whose exported definition is written below instead of generated (create_child_process). */
@@ -254,7 +285,42 @@ __attribute__((visibility("hidden"))) void iron_native_set_fork_wait(int on) { _
 /* Read by managed code (Native/Glue.cs). */
 __attribute__((visibility("hidden"))) unsigned int iron_native_fork_generation(void) { return iron_fork_generation; }
 
-static void iron_function_at_exit(void) { iron_function_exit(); }
+/* An exit from inside a hook (a signal handler's) cannot flush: the managed code is busy on this thread. */
+static void iron_function_at_exit(void)
+{
+    if (!iron_hook_frame.active) IRON_MANAGED((iron_function_exit(), 0));
+}
+
+/* The runtime's own threads (finalizer, GC, the event delivery), all started through pthread_create in
+   this library's link (-Wl,--wrap): marked from their first instruction, so none of their libc calls
+   is judged and a signal handler that runs on one of them never enters a hook (see 8.). */
+struct iron_thread_start
+{
+    void *(*start)(void *);
+    void *argument;
+};
+
+static void *iron_own_thread(void *p)
+{
+    struct iron_thread_start s = *(struct iron_thread_start *)p;
+    free(p);
+    iron_hook_frame.active = 1;
+    return s.start(s.argument);
+}
+
+extern int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *argument);
+
+__attribute__((visibility("hidden"))) int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                                                                void *(*start)(void *), void *argument)
+{
+    struct iron_thread_start *s = malloc(sizeof *s);
+    if (!s) return EAGAIN;
+    s->start = start;
+    s->argument = argument;
+    int result = __real_pthread_create(thread, attr, iron_own_thread, s);
+    if (result != 0) free(s);
+    return result;
+}
 
 /* Called again when the delivery loads OpenSSL: atexit handlers run last-registered first. */
 __attribute__((visibility("hidden"))) int iron_native_register_exit_flush(void) { return atexit(iron_function_at_exit); }
@@ -398,14 +464,15 @@ enum { SIDE_NONE, SIDE_MANAGED, SIDE_NATIVE };
 
 static pid_t sys_getpid(void);
 
+/* The C judge in a forked child, and on a thread already inside managed code (a signal handler's call). */
 static int judge_side(void)
 {
     if (!iron_hooks_ready || iron_in_vfork_child || cfg.action == IRON_ALLOW) return SIDE_NONE;
-    return sys_getpid() == start_pid ? SIDE_MANAGED : SIDE_NATIVE;
+    return sys_getpid() == start_pid && !iron_hook_frame.active ? SIDE_MANAGED : SIDE_NATIVE;
 }
 
 /* Evaluates to nonzero when the call is denied: the managed judge or, in a forked child, the C one. */
-#define DENIED(managed, native) ({ int side_ = judge_side(); side_ == SIDE_MANAGED ? (managed) != 0 : side_ == SIDE_NATIVE ? (native) != 0 : 0; })
+#define DENIED(managed, native) ({ int side_ = judge_side(); side_ == SIDE_MANAGED ? IRON_MANAGED(managed) != 0 : side_ == SIDE_NATIVE ? (native) != 0 : 0; })
 
 /* A pointer the kernel answers with EFAULT (the first page, kernel space): passed on, never read. */
 static int unreadable(const void *p) { return (uintptr_t)p < 4096 || (uintptr_t)p >= 0x800000000000ULL; }
@@ -1007,7 +1074,7 @@ __attribute__((visibility("hidden"), used)) void iron_vfork_resumed(int child, i
     iron_in_vfork_child = 0;
     if (cfg.action == IRON_ALERT && child > 0)
     {
-        if (sys_getpid() == start_pid) iron_process_vfork_report(vfork_record, child, via_clone);
+        if (sys_getpid() == start_pid && !iron_hook_frame.active) IRON_MANAGED((iron_process_vfork_report(vfork_record, child, via_clone), 0));
         else native_vfork_report(vfork_record, child, via_clone);
     }
     errno = saved;

@@ -1,0 +1,56 @@
+namespace IronFunction.Tests.EndToEnd;
+
+// SPEC §7, no crash: a signal handler may call a hooked function (open, stat) while its thread is inside a
+// hook, or on one of the library's own threads (the .NET finalizer, the event delivery). NativeAOT aborts the
+// process when managed code it was running is entered again from a handler; the trampolines keep a thread
+// to one hook at a time (Native/preload_init.c, 8.). The probe (probes/signal_probe.c) sends SIGUSR1 to
+// every other thread of its process, over and over, while its main thread calls hooked functions.
+public class SignalHandlerTests
+{
+    private static readonly string SourcePath =
+        Path.Combine(Machine.RepoRoot, "tests", "IronFunction.Tests", "EndToEnd", "probes", "signal_probe.c");
+
+    private static readonly Lazy<string> Exe = new(() => CProbe.Compile("signal_probe", File.ReadAllText(SourcePath), "-pthread"));
+
+    private static RunResult Run(Sandbox box, string policyJson)
+    {
+        var data = box.File("data.txt", "x");
+        var tmp = Path.Combine(box.TmpDir, "judged");
+        File.WriteAllText(tmp, "x");
+        return Preloaded.Run(Exe.Value, ["20000", data, tmp], box.Policy(policyJson), timeoutSeconds: 180);
+    }
+
+    [Theory]
+    [InlineData("block")]
+    [InlineData("alert")]
+    public void Handlers_calling_hooked_functions_inside_hooks_do_not_crash_the_process(string action)
+    {
+        using var box = new Sandbox();
+        var run = Run(box, $$"""{"read_write_tmp":"{{action}}","outbound_connectivity":"{{action}}","read_handler":"{{action}}","create_child_process":"{{action}}"}""");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("calls=20000 handled=yes\n", run.Stdout);
+        // the main thread's own opens of the /tmp file are still judged
+        Assert.Contains(run.Events, e => e.Str("event_type") == "read_write_tmp" && e.Str("action") == action);
+    }
+
+    [Fact]
+    public void Handlers_on_the_delivery_thread_do_not_crash_the_process()
+    {
+        using var endpoint = new LoopbackEndpoint();
+        using var box = new Sandbox();
+        var run = Run(box, $$"""{"read_write_tmp":"alert","api_endpoint":"{{endpoint.Url()}}"}""");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("calls=20000 handled=yes\n", run.Stdout);
+        Assert.True(endpoint.WaitFor(r => r.Count > 0, TimeSpan.FromSeconds(10)), "no event reached the endpoint");
+    }
+
+    [Fact]
+    public void Without_the_library_the_probe_runs_the_same()
+    {
+        using var box = new Sandbox();
+        var data = box.File("data.txt", "x");
+        var run = Preloaded.RunPlain(Exe.Value, ["20000", data, data]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("calls=20000 handled=yes\n", run.Stdout);
+    }
+}
