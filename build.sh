@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Iron Function build entry point: ./build.sh [build|test|bench|demo|layer]
+# Iron Function build entry point: ./build.sh [build|test|bench|layer [policy.json]|demo]
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -43,12 +43,17 @@ case "${1:-build}" in
     publish
     python3 bench/bench.py
     ;;
-  demo|layer)
+  layer)
+    # ./build.sh layer [policy.json]: the Lambda layer zip, with the repository's monitor policy by default
+    publish
+    layer/package.sh "$DIST/lib_iron_function.so" "${2:-layer/policy.json}" "$DIST/iron-function-layer.zip"
+    ;;
+  demo)
     echo "'$1' is not there yet" >&2
     exit 2
     ;;
   *)
-    echo "usage: ./build.sh [build|test|bench|demo|layer]" >&2
+    echo "usage: ./build.sh [build|test|bench|layer [policy.json]|demo]" >&2
     exit 2
     ;;
 esac

@@ -42,7 +42,8 @@ public sealed record LambdaRun(int ExitCode, string Stdout, string Stderr, IRead
 /// A function running locally as in Lambda: a <see cref="RuntimeApiEmulator"/> on loopback and a runtime
 /// process started with the Lambda environment (AWS_LAMBDA_RUNTIME_API, LAMBDA_TASK_ROOT, _HANDLER, the
 /// function's name, version, memory, log group and stream, AWS_REGION, LAMBDA_RUNTIME_DIR), its working
-/// directory the task root, and, unless <c>preload</c> is false, LD_PRELOAD and IRON_FUNCTION_POLICY.
+/// directory the task root, and, unless <c>preload</c> is false, LD_PRELOAD and IRON_FUNCTION_POLICY; or,
+/// given an exec wrapper, AWS_LAMBDA_EXEC_WRAPPER and a bootstrap that execs it (a layer's wrapper).
 /// </summary>
 public sealed class LocalLambda : IDisposable
 {
@@ -65,10 +66,12 @@ public sealed class LocalLambda : IDisposable
     /// <param name="policyPath">IRON_FUNCTION_POLICY; null leaves it unset (monitor mode).</param>
     /// <param name="env">Extra variables; a null value removes one.</param>
     public static LocalLambda Start(LambdaRuntime runtime, string taskRoot, string handler, string? policyPath,
-        IDictionary<string, string?>? env = null, bool preload = true, string functionName = "iron-test")
+        IDictionary<string, string?>? env = null, bool preload = true, string functionName = "iron-test", string? execWrapper = null)
     {
         var api = new RuntimeApiEmulator(functionName);
-        var psi = new ProcessStartInfo(runtime.Program)
+        // with an exec wrapper, a bootstrap as Lambda's managed runtimes have one: a shell that execs the
+        // wrapper with the runtime's command line (the wrapper, not this harness, preloads the library)
+        var psi = new ProcessStartInfo(execWrapper == null ? runtime.Program : "/bin/sh")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -76,6 +79,8 @@ public sealed class LocalLambda : IDisposable
             UseShellExecute = false,
             WorkingDirectory = taskRoot,
         };
+        if (execWrapper != null)
+            foreach (var a in new[] { "-c", "exec \"$AWS_LAMBDA_EXEC_WRAPPER\" \"$@\"", "bootstrap", runtime.Program }) psi.ArgumentList.Add(a);
         foreach (var a in runtime.Args) psi.ArgumentList.Add(a);
         // nothing of the test host's own Lambda or library settings may leak in
         foreach (var key in psi.Environment.Keys.ToList())
@@ -99,7 +104,8 @@ public sealed class LocalLambda : IDisposable
             ["AWS_DEFAULT_REGION"] = "us-east-1",
             ["TZ"] = ":UTC",
         };
-        if (preload)
+        if (execWrapper != null) vars["AWS_LAMBDA_EXEC_WRAPPER"] = execWrapper;
+        else if (preload)
         {
             vars["LD_PRELOAD"] = Machine.Library;
             vars["IRON_FUNCTION_POLICY"] = policyPath;
