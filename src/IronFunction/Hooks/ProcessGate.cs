@@ -37,6 +37,7 @@ internal static unsafe class ProcessGate
     {
         var action = Startup.Policy.CreateChildProcess;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        ProcessProtection.EnsureEventTemplate(action); // the child's own process calls are judged in C
         var self = SelfExecutable();
         return Violation(action, self, action == PolicyAction.Block
             ? $"{function} by {self} was blocked: create_child_process does not allow creating processes"

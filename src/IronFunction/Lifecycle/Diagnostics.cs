@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using IronFunction.Rules;
 using Microsoft.Extensions.Logging;
 using Serilog;
@@ -21,6 +22,33 @@ internal static class Diagnostics
     public static bool IsEnabled(string area, LogLevel level) => level >= s_levels.For(area) && level != LogLevel.None;
 
     public static void Debug(string area, string message) => Write(area, LogLevel.Debug, message);
+
+    /// <summary>An interpolated debug message is only formatted when it will be written: every process start logs several.</summary>
+    public static void Debug(string area, [InterpolatedStringHandlerArgument("area")] ref DebugMessage message)
+    {
+        if (message.Enabled) Write(area, LogLevel.Debug, message.ToStringAndClear());
+    }
+
+    /// <summary>Formats nothing (enums, collections) unless the area's level lets debug messages through.</summary>
+    [InterpolatedStringHandler]
+    public ref struct DebugMessage
+    {
+        private DefaultInterpolatedStringHandler _text;
+
+        public bool Enabled { get; }
+
+        public DebugMessage(int literalLength, int formattedCount, string area, out bool enabled)
+        {
+            Enabled = enabled = IsEnabled(area, LogLevel.Debug);
+            _text = enabled ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+        }
+
+        public void AppendLiteral(string value) => _text.AppendLiteral(value);
+        public void AppendFormatted<T>(T value) => _text.AppendFormatted(value);
+        public void AppendFormatted<T>(T value, string? format) => _text.AppendFormatted(value, format);
+        public void AppendFormatted(string? value) => _text.AppendFormatted(value);
+        public string ToStringAndClear() => _text.ToStringAndClear();
+    }
     public static void Info(string area, string message) => Write(area, LogLevel.Information, message);
     public static void Warn(string area, string message) => Write(area, LogLevel.Warning, message);
     public static void Error(string area, string message) => Write(area, LogLevel.Error, message);

@@ -62,17 +62,28 @@ internal static unsafe class ProcessProtection
                 Diagnostics.Warn("process", "cannot tell this library's path; programs started from here will not keep it");
             Diagnostics.Debug("process", $"create_child_process={policy.CreateChildProcess.Name()} protect_tree={protectTree} " +
                                          $"library={library ?? "(unknown)"} policy={policyPath ?? "(unset)"}");
-            if (policy.CreateChildProcess != PolicyAction.Allow)
-            {
-                s_config.EventTemplate = NativeString(EventTemplate(policy.CreateChildProcess));
-                if (s_config.EventTemplate == 0)
-                    Diagnostics.Warn("process", "cannot render the event line for forked children; their process calls will not be reported");
-            }
         }
         catch (Exception e)
         {
             Diagnostics.Error("process", $"create_child_process start failed: {e}");
         }
+    }
+
+    private static int s_templateState; // 0: not rendered, 1: rendering or done
+
+    /// <summary>
+    /// Before a fork: the event line the C judge of the forked child writes, rendered once, at the first fork
+    /// this process judges rather than at start (it costs every process start otherwise, and few fork).
+    /// </summary>
+    public static void EnsureEventTemplate(PolicyAction action)
+    {
+        if (action == PolicyAction.Allow || Volatile.Read(ref s_templateState) != 0) return;
+        if (Interlocked.CompareExchange(ref s_templateState, 1, 0) != 0) return;
+        var template = NativeString(EventTemplate(action));
+        if (template == 0)
+            Diagnostics.Warn("process", "cannot render the event line for forked children; their process calls will not be reported");
+        else
+            Glue.SetProcessEventTemplate(template);
     }
 
     private static void InstallFilter()

@@ -22,6 +22,13 @@ internal static partial class Glue
     /// <summary>While on, fork() in another thread waits (200 ms at most): see the set-up of the delivery thread.</summary>
     public static void HoldForks(bool on) => NativeSetForkWait(on ? 1 : 0);
 
+    /// <summary>Hands the C judge of forked children its event line (UTF-8, NUL-terminated, never freed).</summary>
+    public static void SetProcessEventTemplate(nint template) => NativeSetProcessEventTemplate(template);
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_set_process_event_template")]
+    [SuppressGCTransition]
+    private static partial void NativeSetProcessEventTemplate(nint template);
+
     [LibraryImport("iron_glue", EntryPoint = "iron_native_set_fork_wait")]
     [SuppressGCTransition]
     private static partial void NativeSetForkWait(int on);

@@ -449,6 +449,12 @@ static char *joined(const char *a, const char *b)
     return s;
 }
 
+/* The managed side renders the event line at the first fork it judges (Lifecycle/ProcessProtection.cs). */
+__attribute__((visibility("hidden"))) void iron_native_set_process_event_template(const char *template)
+{
+    __atomic_store_n(&cfg.event_template, template, __ATOMIC_RELEASE);
+}
+
 static void iron_process_init(void)
 {
     start_pid = getpid();
@@ -734,12 +740,13 @@ static void put_time(struct text *t)
 
 static void write_event(const char *what, const char *message)
 {
-    if (!cfg.event_template) return;
+    const char *template = __atomic_load_n(&cfg.event_template, __ATOMIC_ACQUIRE);
+    if (!template) return;
     int saved = errno;
     char line[32768];
     struct text t = { line, 0, sizeof line - 1 };
     line[0] = 0;
-    for (const char *p = cfg.event_template; *p; p++)
+    for (const char *p = template; *p; p++)
     {
         switch (*p)
         {

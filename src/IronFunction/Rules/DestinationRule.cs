@@ -142,8 +142,19 @@ public sealed class DestinationRule
         return true;
     }
 
-    private static byte[][] Encode(List<string> names) =>
-        names.Select(n => n.ToLowerInvariant()).Distinct().Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
+    // a plain loop: LINQ's Select on Distinct's iterator is a generic virtual call, resolved at run time by
+    // NativeAOT's type loader, which cost every process start a few hundred microseconds
+    private static byte[][] Encode(List<string> names)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var encoded = new List<byte[]>(names.Count);
+        foreach (var name in names)
+        {
+            var lower = name.ToLowerInvariant();
+            if (seen.Add(lower)) encoded.Add(System.Text.Encoding.UTF8.GetBytes(lower));
+        }
+        return encoded.ToArray();
+    }
 
     private static string Text(byte[] name) => System.Text.Encoding.UTF8.GetString(name);
 }

@@ -19,7 +19,8 @@ public sealed class ResolvedAddresses
         public bool Allowed { get; } = allowed;
     }
 
-    private readonly Entry?[] _slots;
+    // made at the first lookup to remember: every process starts the library, few look up names
+    private Entry?[]? _slots;
     private readonly int _bucketMask;
     private int _clock;
 
@@ -27,18 +28,19 @@ public sealed class ResolvedAddresses
     public ResolvedAddresses(int buckets = 1024)
     {
         if (buckets <= 0 || (buckets & (buckets - 1)) != 0) throw new ArgumentException("a power of two", nameof(buckets));
-        _slots = new Entry?[buckets * Ways];
         _bucketMask = buckets - 1;
     }
 
-    public int Capacity => _slots.Length;
+    public int Capacity => (_bucketMask + 1) * Ways;
 
     public Entry? Find(NetAddress address)
     {
+        var slots = Volatile.Read(ref _slots);
+        if (slots == null) return null;
         int start = Bucket(address);
         for (int w = 0; w < Ways; w++)
         {
-            var e = Volatile.Read(ref _slots[start + w]);
+            var e = Volatile.Read(ref slots[start + w]);
             if (e != null && e.Address == address) return e;
         }
         return null;
@@ -47,6 +49,7 @@ public sealed class ResolvedAddresses
     /// <summary>Remembers that <paramref name="name"/> resolved to <paramref name="address"/>. An allowed entry is never downgraded.</summary>
     public void Remember(NetAddress address, string name, bool allowed)
     {
+        var slots = Volatile.Read(ref _slots) ?? Slots();
         int start = Bucket(address);
         Entry? fresh = null;
         for (int attempt = 0; attempt < 8; attempt++)
@@ -54,7 +57,7 @@ public sealed class ResolvedAddresses
             // the address is already there: keep it, or upgrade it to allowed / the newer name
             for (int w = 0; w < Ways; w++)
             {
-                ref var slot = ref _slots[start + w];
+                ref var slot = ref slots[start + w];
                 var e = Volatile.Read(ref slot);
                 if (e == null || e.Address != address) continue;
                 if ((e.Allowed && !allowed) || (e.Allowed == allowed && e.Name == name)) return;
@@ -64,7 +67,7 @@ public sealed class ResolvedAddresses
             }
             for (int w = 0; w < Ways; w++)
             {
-                ref var slot = ref _slots[start + w];
+                ref var slot = ref slots[start + w];
                 if (Volatile.Read(ref slot) != null) continue;
                 fresh ??= new Entry(address, name, allowed);
                 if (Interlocked.CompareExchange(ref slot, fresh, null) == null) return;
@@ -74,17 +77,23 @@ public sealed class ResolvedAddresses
             fresh ??= new Entry(address, name, allowed);
             int victim = -1;
             for (int w = 0; w < Ways && victim < 0; w++)
-                if (Volatile.Read(ref _slots[start + w]) is { Allowed: false }) victim = w;
+                if (Volatile.Read(ref slots[start + w]) is { Allowed: false }) victim = w;
             if (victim < 0)
             {
                 if (!allowed) return; // never push out an allowed address for one that is not
                 victim = (int)((uint)Interlocked.Increment(ref _clock) % Ways);
             }
-            ref var target = ref _slots[start + victim];
+            ref var target = ref slots[start + victim];
             var old = Volatile.Read(ref target);
             if (Interlocked.CompareExchange(ref target, fresh, old) == old) return;
         retry:;
         }
+    }
+
+    private Entry?[] Slots()
+    {
+        Interlocked.CompareExchange(ref _slots, new Entry?[Capacity], null);
+        return _slots!;
     }
 
     private int Bucket(NetAddress a)
