@@ -33,9 +33,11 @@ def wall(cmd, env, repeat):
             sys.exit(f"{cmd} failed with {p.returncode}")
     return statistics.median(times)
 
-def peak_rss_kib(cmd, env):
-    p = subprocess.run(["/usr/bin/env", "time", "-f", "%M"] + cmd, env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True) if os.path.exists("/usr/bin/time") else None
+def peak_rss_kib(cmd, policy):
+    # only the measured program is preloaded: time itself must not start it under create_child_process block
+    preload = [f"LD_PRELOAD={LIB}", f"IRON_FUNCTION_POLICY={policy}"] if policy else []
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "/usr/bin/env"] + preload + cmd, env=env_with(None),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) if os.path.exists("/usr/bin/time") else None
     if p is None:
         return None
     try:
@@ -82,9 +84,11 @@ side_by_side("write of 64 bytes to /dev/null", lambda p: float(subprocess.run(
     [writer, "/dev/null", "1000000"], env=env_with(p), capture_output=True, text=True, check=True).stdout), "ns", 1.10)
 side_by_side("python -c pass (start)", lambda p: wall([python, "-c", "pass"], env_with(p), 5) * 1000, "ms", 1.05)
 side_by_side("node -e 0 (start)", lambda p: wall(["node", "-e", "0"], env_with(p), 3) * 1000, "ms", 1.05)
-rb = peak_rss_kib([python, "-c", "pass"], env_with(None))
-rl = peak_rss_kib([python, "-c", "pass"], env_with(POLICY))
-if rb and rl:
+rb = peak_rss_kib([python, "-c", "pass"], None)
+rl = peak_rss_kib([python, "-c", "pass"], POLICY)
+if not (rb and rl):
+    print(f"{'peak RSS, python -c pass':<34} not measured: /usr/bin/time is missing or failed")
+else:
     print(f"{'peak RSS, python -c pass':<34} without {rb:10d} KiB with {rl:10d} KiB delta {(rl - rb) / 1024:5.2f} MiB (target <= 2 MiB)")
 
 # ---- events to a loopback api_endpoint (SPEC section 8: 10,000 events/s without slowing hooked calls)
