@@ -32,6 +32,18 @@ internal static unsafe class TargetResolver
     /// <summary>The working directory changed (or may have been renamed): read it again on next use.</summary>
     public static void ForgetWorkingDirectory() => s_cwd = null;
 
+    private static bool s_cacheWorkingDirectory = true;
+
+    /// <summary>
+    /// At start: whether the file hooks run in this process. Only they see chdir; without them the working
+    /// directory is read again at every use (create_child_process's relative program paths).
+    /// </summary>
+    public static void CacheWorkingDirectory(bool fileHooksRun)
+    {
+        s_cacheWorkingDirectory = fileHooksRun;
+        if (!fileHooksRun) s_cwd = null;
+    }
+
     /// <summary>Lexical absolute form of (dirfd, path); -1 when the base directory is unknown.</summary>
     public static int Lexical(int dirfd, ReadOnlySpan<byte> path, Span<byte> dest)
     {
@@ -149,7 +161,7 @@ internal static unsafe class TargetResolver
         var cwd = new ReadOnlySpan<byte>(buffer, PathMax);
         var copy = cwd[..cwd.IndexOf((byte)0)].ToArray();
         // a vfork child's directory is its own, and this cache is its parent's too
-        if (!Lifecycle.ProcessProtection.InVforkChild) s_cwd = copy;
+        if (s_cacheWorkingDirectory && !Lifecycle.ProcessProtection.InVforkChild) s_cwd = copy;
         return copy;
     }
 }

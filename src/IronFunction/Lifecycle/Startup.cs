@@ -67,9 +67,25 @@ internal static class Startup
                 $"outbound_connectivity={policy.OutboundConnectivity.Name()} read_handler={policy.ReadHandler.Name()} " +
                 $"origin={policy.Origin} source={policy.SourcePath ?? "(none)"}");
             Diagnostics.Debug("files", $"temporary roots: {string.Join(", ", s_tmpRule.Roots)}");
+            SkipIdleHooks(policy);
             s_policy = policy;
             return policy;
         }
+    }
+
+    /// <summary>
+    /// A list of hooks with nothing to judge in this process sends its calls straight to libc, without entering
+    /// the runtime: the file hooks when read_write_tmp is allow and read_handler has no handler to protect, the
+    /// network hooks when outbound_connectivity is allow, the Runtime API watcher's outside Lambda.
+    /// </summary>
+    private static void SkipIdleHooks(EffectivePolicy policy)
+    {
+        bool files = policy.ReadWriteTmp != PolicyAction.Allow || (policy.ReadHandler != PolicyAction.Allow && !HandlerProtection.Files.IsEmpty);
+        bool network = policy.OutboundConnectivity != PolicyAction.Allow;
+        bool lifecycle = RuntimeApiWatcher.InLambda;
+        Hooks.TargetResolver.CacheWorkingDirectory(files);
+        Glue.SetHookLists(files, network, lifecycle);
+        Diagnostics.Debug("lifecycle", $"hooks that judge: files={files} network={network} runtime_api={lifecycle}");
     }
 
     /// <summary>

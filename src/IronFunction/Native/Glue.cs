@@ -29,6 +29,14 @@ internal static partial class Glue
     [SuppressGCTransition]
     private static partial void NativeSetProcessEventTemplate(nint template);
 
+    /// <summary>Which lists of hooks (Hooks/&lt;control&gt;.symbols) enter the runtime; the others go straight to libc.</summary>
+    public static void SetHookLists(bool files, bool network, bool lifecycle) =>
+        NativeSetHookLists(files ? 1 : 0, network ? 1 : 0, lifecycle ? 1 : 0);
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_set_hook_lists")]
+    [SuppressGCTransition]
+    private static partial void NativeSetHookLists(int files, int network, int lifecycle);
+
     [LibraryImport("iron_glue", EntryPoint = "iron_native_set_fork_wait")]
     [SuppressGCTransition]
     private static partial void NativeSetForkWait(int on);

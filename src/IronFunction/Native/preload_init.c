@@ -79,14 +79,14 @@ __attribute__((visibility("hidden"), tls_model("initial-exec"))) __thread struct
 /* A managed function called from C while this thread is marked: the managed code cannot be entered twice. */
 #define IRON_MANAGED(call) ({ iron_hook_frame.active = 1; __typeof__(call) r_ = (call); iron_hook_frame.active = 0; r_; })
 
-#define IRON_HOOK(name) __attribute__((visibility("hidden"))) void *iron_native_real_##name;
+#define IRON_HOOK(name, control) __attribute__((visibility("hidden"))) void *iron_native_real_##name;
 #include "hooked_symbols.h"
 #undef IRON_HOOK
 
 /* Resolves every real function; idempotent, callable from any trampoline before the constructor ran. */
 __attribute__((visibility("hidden"), used)) void iron_native_resolve(void)
 {
-#define IRON_HOOK(name) if (!iron_native_real_##name) iron_native_real_##name = dlsym(RTLD_NEXT, #name);
+#define IRON_HOOK(name, control) if (!iron_native_real_##name) iron_native_real_##name = dlsym(RTLD_NEXT, #name);
 #include "hooked_symbols.h"
 #undef IRON_HOOK
 }
@@ -108,18 +108,32 @@ __attribute__((visibility("hidden"), used)) void iron_native_resolve(void)
             "1:  jmp *iron_native_real_" #name "(%rip)\n"                                \
             ".size __wrap_" #name ", .-__wrap_" #name "\n");
 
-/* <name>: libc until the library has started, and on a thread already inside a hook; in a vfork
+/* Per list of hooks (Hooks/<control>.symbols): 0 when nothing in this process can be judged through
+   them (their controls are allow), set once at start; their calls then go straight to libc. */
+__attribute__((visibility("hidden"))) unsigned char iron_control_files = 1, iron_control_network = 1,
+                                                   iron_control_lifecycle = 1, iron_control_process = 1;
+
+__attribute__((visibility("hidden"))) void iron_native_set_hook_lists(int files, int network, int lifecycle)
+{
+    iron_control_files = files != 0;
+    iron_control_network = network != 0;
+    iron_control_lifecycle = lifecycle != 0;
+}
+
+/* <name>: libc until the library has started, while its list has nothing to judge, and on a thread already inside a hook; in a vfork
    child, libc too unless some control needs judging. Else the managed hook, with the thread marked:
    the caller's return address goes to TLS and the hook is called in its place, so that arguments on
    the stack stay where they were (r10 and r11 are scratch at a call boundary and carry no argument
    in or result out). The return address is taken back before the mark is cleared: a handler may
    enter a hook of its own right after. */
-#define IRON_EXPORT(name)                                                                \
+#define IRON_EXPORT(name, control)                                                       \
     __asm__(".text\n"                                                                    \
             ".globl " #name "\n"                                                         \
             ".type " #name ",@function\n"                                                \
             #name ":\n"                                                                  \
             "    cmpb $0, iron_hooks_ready(%rip)\n"                                      \
+            "    je __wrap_" #name "\n"                                                  \
+            "    cmpb $0, iron_control_" #control "(%rip)\n"                             \
             "    je __wrap_" #name "\n"                                                  \
             "    movq iron_in_vfork_child@gottpoff(%rip), %r11\n"                        \
             "    cmpb $0, %fs:(%r11)\n"                                                  \
@@ -163,10 +177,10 @@ __attribute__((visibility("hidden"), used)) void iron_native_resolve(void)
 #define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)
 #define IRON_CAT(a, b) IRON_CAT_(a, b)
 #define IRON_CAT_(a, b) a##b
-#define IRON_EXPORT_UNLESS_OWN_0(name) IRON_EXPORT(name)
-#define IRON_EXPORT_UNLESS_OWN_1(name)
+#define IRON_EXPORT_UNLESS_OWN_0(name, control) IRON_EXPORT(name, control)
+#define IRON_EXPORT_UNLESS_OWN_1(name, control)
 
-#define IRON_HOOK(name) IRON_WRAP(name) IRON_CAT(IRON_EXPORT_UNLESS_OWN_, IRON_IS_OWN(name))(name)
+#define IRON_HOOK(name, control) IRON_WRAP(name) IRON_CAT(IRON_EXPORT_UNLESS_OWN_, IRON_IS_OWN(name))(name, control)
 #include "hooked_symbols.h"
 #undef IRON_HOOK
 

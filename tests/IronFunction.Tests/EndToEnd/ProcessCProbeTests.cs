@@ -161,6 +161,23 @@ public class ProcessCProbeBlockTests
         ProcessProbe.StderrIsOnlyEvents(run);
     }
 
+    /// <summary>
+    /// A relative program is named from the working directory of the moment. With read_write_tmp allow the file
+    /// hooks (chdir among them) go straight to libc, so the directory cannot be cached from an earlier call.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"create_child_process":"block"}""")]
+    [InlineData("""{"create_child_process":"block","read_write_tmp":"block"}""")]
+    public void A_relative_program_is_named_from_the_current_directory_after_a_chdir(string policy)
+    {
+        using var box = new Sandbox();
+        var sub = Directory.CreateDirectory(Path.Combine(box.Dir, "sub")).FullName;
+        var run = Preloaded.Run(ProcessProbe.Exe.Value, ["chdir_execv", sub, "prog"], box.Policy(policy), cwd: box.Dir);
+        Assert.Equal(["result=-1 errno=1", "result=-1 errno=1"], ProcessProbe.Lines(run));
+        Assert.Equal([Path.Combine(box.Dir, "prog"), Path.Combine(sub, "prog")],
+            ProcessProbe.ProcessEvents(run).Select(e => e.Str("what")).ToArray());
+    }
+
     [Fact]
     public void System_NULL_says_no_shell_is_available()
     {

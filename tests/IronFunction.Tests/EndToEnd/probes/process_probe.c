@@ -277,6 +277,18 @@ int main(int argc, char **argv)
         result(pid < 0 ? -1 : 0, errno);
         if (pid > 0) wait_child(pid);
     }
+    else if (strcmp(op, "chdir_execv") == 0)
+    {
+        /* chdir_execv <dir> <program>: execv("./program") here, then again after chdir(dir) */
+        char relative[4096];
+        snprintf(relative, sizeof relative, "./%s", argv[i + 1]);
+        char *cargv[] = { relative, NULL };
+        execv(relative, cargv);
+        result(-1, errno);
+        if (chdir(argv[i]) != 0) { perror("chdir"); return 2; }
+        execv(relative, cargv);
+        result(-1, errno);
+    }
     else if (strcmp(op, "threads") == 0)
     {
         pthread_t t[8];
