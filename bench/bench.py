@@ -72,6 +72,11 @@ json.dump({"read_write_tmp": "block", "create_child_process": "block", "read_han
            "outbound_connectivity": {"action": "block", "exceptions": ["aws"]}}, policy_file)
 policy_file.close()
 POLICY = policy_file.name
+# the file controls allow (the others block): the file hooks have nothing to judge and skip the runtime
+files_allow_file = os.path.join(WORK, "files-allow.json")
+with open(files_allow_file, "w") as f:
+    json.dump({"read_write_tmp": "allow", "create_child_process": "block", "read_handler": "allow",
+               "outbound_connectivity": {"action": "block", "exceptions": ["aws"]}}, f)
 
 print(f"lib_iron_function.so, every control block; median of {ROUNDS} interleaved rounds\n")
 side_by_side("open+close of an allowed file", lambda p: float(subprocess.run(
@@ -80,6 +85,8 @@ side_by_side("loopback TCP connect (+accept, close)", lambda p: float(subprocess
     [connect_probe, "20000"], env=env_with(p), capture_output=True, text=True, check=True).stdout), "ns", 1.05)
 side_by_side("open+close, read_handler armed", lambda p: float(subprocess.run(
     [probe, "/etc/hostname", "200000"], env=env_with(p, ARMED), capture_output=True, text=True, check=True).stdout), "ns", 1.10)
+side_by_side("open+close, file controls allow", lambda p: float(subprocess.run(
+    [probe, "/etc/hostname", "200000"], env=env_with(p and files_allow_file), capture_output=True, text=True, check=True).stdout), "ns", 1.10)
 side_by_side("write of 64 bytes to /dev/null", lambda p: float(subprocess.run(
     [writer, "/dev/null", "1000000"], env=env_with(p), capture_output=True, text=True, check=True).stdout), "ns", 1.10)
 side_by_side("python -c pass (start)", lambda p: wall([python, "-c", "pass"], env_with(p), 5) * 1000, "ms", 1.05)
