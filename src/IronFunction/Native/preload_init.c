@@ -1318,30 +1318,34 @@ int execle(const char *path, const char *arg, ...)
 
 /* ---- posix_spawn, system, popen: glibc starts and execs the child internally, past every hook ---- */
 
-int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
-                const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+typedef int (*iron_spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                             char *const[], char *const[]);
+
+/* Calls glibc's spawn with the protected environment (on this frame's stack while it runs, or freed after). */
+static int spawn_protected(iron_spawn_fn real, pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    if (DENIED(iron_hook_posix_spawn(path, argv), native_exec("posix_spawn", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return EPERM;
     char *const *env;
     void *heap;
     PROTECTED_ENV(envp, env, heap);
     if (!env && envp) return ENOMEM;
-    int result = REAL(posix_spawn)(pid, path, actions, attr, argv, env);
+    int result = real(pid, file, actions, attr, argv, env);
     free(heap);
     return result;
+}
+
+int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    if (DENIED(iron_hook_posix_spawn(path, argv), native_exec("posix_spawn", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return EPERM;
+    return spawn_protected(REAL(posix_spawn), pid, path, actions, attr, argv, envp);
 }
 
 int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     if (DENIED(iron_hook_posix_spawnp(file, argv), native_exec("posix_spawnp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return EPERM;
-    char *const *env;
-    void *heap;
-    PROTECTED_ENV(envp, env, heap);
-    if (!env && envp) return ENOMEM;
-    int result = REAL(posix_spawnp)(pid, file, actions, attr, argv, env);
-    free(heap);
-    return result;
+    return spawn_protected(REAL(posix_spawnp), pid, file, actions, attr, argv, envp);
 }
 
 int system(const char *command)
