@@ -23,7 +23,7 @@ internal static unsafe class ProcessProtection
         public nint KeepNames;
         public nint KeepEntries;
         public int KeepCount;
-        public nint EventTemplate;
+        public nint EventTemplate; // 0 at start; the glue gets it at the first judged fork (EnsureEventTemplate)
     }
 
     /// <summary>Room the native glue has for kept variables (IRON_MAX_KEEP).</summary>

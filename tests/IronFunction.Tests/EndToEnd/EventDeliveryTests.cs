@@ -44,9 +44,6 @@ public static class Delivery
     public static string[] StderrEventLines(RunResult run) =>
         run.Stderr.Split('\n').Where(l => l.StartsWith("{\"aws_function_info\"", StringComparison.Ordinal)).ToArray();
 
-    /// <summary>How many occurrences an event stands for (coalesced repeats carry repeat_count).</summary>
-    public static int Weight(JsonElement e) => e.TryGetProperty("repeat_count", out var r) ? int.Parse(r.GetString()!, CultureInfo.InvariantCulture) : 1;
-
     public static long Dropped(JsonElement e) => e.TryGetProperty("dropped_before", out var d) ? long.Parse(d.GetString()!, CultureInfo.InvariantCulture) : 0;
 
     /// <summary>Every request is a POST of application/json to the endpoint's path, one event per request.</summary>
@@ -510,8 +507,8 @@ public class EventDeliveryAccountingTests
         Assert.Contains($"denied={repeats} ", run.Stdout);
         var requests = endpoint.Requests;
         Delivery.SameAsStderr(run, requests);
-        Assert.Equal(repeats, run.Events.Sum(Delivery.Weight));
-        Assert.Equal(repeats, requests.Sum(r => Delivery.Weight(r.Event)));
+        Assert.Equal(repeats, run.Events.Occurrences());
+        Assert.Equal(repeats, requests.Sum(r => r.Event.Occurrences()));
         Assert.InRange(requests.Count, 2, 20);
         Assert.All(requests, r => Assert.Equal(target, r.Event.Str("what")));
         Assert.False(requests[0].Event.TryGetProperty("repeat_count", out _), "the first occurrence goes out alone, at once");

@@ -52,7 +52,7 @@ public sealed record NamespaceRun(RunResult Result, string[] ServerLog)
     /// <summary>The destinations reported, one entry per occurrence (identical repeats arrive coalesced with repeat_count).</summary>
     public string[] Events(string? action = null) => Result.Events
         .Where(e => e.Str("event_type") == "outbound_connectivity" && (action == null || e.Str("action") == action))
-        .SelectMany(e => Enumerable.Repeat(e.Str("what"), new[] { e }.Occurrences())).ToArray();
+        .SelectMany(e => Enumerable.Repeat(e.Str("what"), e.Occurrences())).ToArray();
 
     public string[] DnsQueries => ServerLog.Where(l => l.StartsWith("dns ")).Select(l => l.Split(' ')[1]).ToArray();
 

@@ -225,7 +225,9 @@ public static class EventAssert
 
     public static string Str(this JsonElement e, string key) => e.GetProperty(key).GetString()!;
 
-    /// <summary>How many occurrences events stand for: identical repeats are coalesced into one event with repeat_count.</summary>
-    public static int Occurrences(this IEnumerable<JsonElement> events) =>
-        events.Sum(e => e.TryGetProperty("repeat_count", out var r) ? int.Parse(r.GetString()!, System.Globalization.CultureInfo.InvariantCulture) : 1);
+    /// <summary>How many occurrences an event stands for: identical repeats are coalesced into one event with repeat_count.</summary>
+    public static int Occurrences(this JsonElement e) =>
+        e.TryGetProperty("repeat_count", out var r) ? int.Parse(r.GetString()!, System.Globalization.CultureInfo.InvariantCulture) : 1;
+
+    public static int Occurrences(this IEnumerable<JsonElement> events) => events.Sum(e => e.Occurrences());
 }

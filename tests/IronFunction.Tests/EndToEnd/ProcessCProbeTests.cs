@@ -45,7 +45,7 @@ public static class ProcessProbe
 
     public static List<JsonElement> ProcessEvents(RunResult run) =>
         run.Events.Where(e => e.Str("event_type") == "create_child_process")
-            .SelectMany(e => Enumerable.Repeat(e, new[] { e }.Occurrences())).ToList(); // a line summing up repeats, once per occurrence
+            .SelectMany(e => Enumerable.Repeat(e, e.Occurrences())).ToList(); // a line summing up repeats, once per occurrence
 
     /// <summary>The create_child_process events, in the seed schema with the given action; their <c>what</c>s, sorted.</summary>
     public static string[] Whats(RunResult run, string action)
