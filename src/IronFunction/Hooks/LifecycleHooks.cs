@@ -9,7 +9,7 @@ namespace IronFunction.Hooks;
 /// Exported interceptors through which a runtime sends its Runtime API requests (Hooks/lifecycle.symbols):
 /// the AWS clients' libcurl and CPython's sockets call send, Node.js's own http module writes through
 /// libuv (write, writev). Each passes its first bytes to <see cref="RuntimeApiWatcher"/> and then always
-/// calls the real function: nothing here is ever denied. A C filter in front of them (Native/preload_init.c,
+/// calls the real function: nothing here is ever denied. A C filter in front of them (Native/glue/runtime_api_filter.c,
 /// 5.) lets through only a call whose bytes could begin the request; every other call goes straight to libc.
 /// </summary>
 internal static unsafe class LifecycleHooks

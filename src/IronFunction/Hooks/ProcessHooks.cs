@@ -8,7 +8,7 @@ namespace IronFunction.Hooks;
 
 /// <summary>
 /// The managed judges behind the process functions of Hooks/process.symbols (create_child_process).
-/// The exported names are C wrappers in Native/preload_init.c (a vfork child must never enter the
+/// The exported names are C wrappers in Native/glue/process.c (a vfork child must never enter the
 /// runtime); each calls its judge here before the real function, unless the control is allow. A judge
 /// returns 0 to go on or -1 to deny (errno is then EPERM), and reports the event.
 /// </summary>
@@ -16,7 +16,7 @@ internal static unsafe class ProcessHooks
 {
     private const int AT = Libc.AT_FDCWD;
 
-    /// <summary>What a vfork child executed; mirrors struct iron_exec_record in Native/preload_init.c.</summary>
+    /// <summary>What a vfork child executed; mirrors struct iron_exec_record in Native/glue/process.c.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct ExecRecord
     {

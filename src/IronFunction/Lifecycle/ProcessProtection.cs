@@ -12,7 +12,7 @@ namespace IronFunction.Lifecycle;
 /// </summary>
 internal static unsafe class ProcessProtection
 {
-    /// <summary>Mirrors struct iron_process_config in Native/preload_init.c.</summary>
+    /// <summary>Mirrors struct iron_process_config in Native/glue/glue.h.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct NativeConfig
     {
@@ -134,7 +134,7 @@ internal static unsafe class ProcessProtection
 
     /// <summary>
     /// This control's event line for the native judge of a forked child, which must not enter the runtime
-    /// (Native/preload_init.c): rendered here by the event code itself, with the per-event values left as
+    /// (Native/glue/glue.h): rendered here by the event code itself, with the per-event values left as
     /// holes marked by the bytes 1 (what), 2 (message), 3 (time), 4 (process id), 5 (process name) and
     /// 6 (process command). Null when the rendering does not have exactly one of each.
     /// </summary>

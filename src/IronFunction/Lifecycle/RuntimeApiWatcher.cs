@@ -11,7 +11,7 @@ namespace IronFunction.Lifecycle;
 ///
 /// Every hook that sends bytes on a descriptor hands them to <see cref="OnOutgoing"/> before the real
 /// call: send, write and writev here (Hooks/LifecycleHooks.cs, behind the C filter of
-/// Native/preload_init.c); the network hooks (sendto, sendmsg, sendmmsg) should do the same with the
+/// Native/glue/runtime_api_filter.c); the network hooks (sendto, sendmsg, sendmmsg) should do the same with the
 /// first bytes they send. The subscribers (<see cref="OnNextInvocation"/>) run synchronously on the
 /// requesting thread, before the request leaves: read_handler arms there, and the event pipeline flushes
 /// what is pending there, so nothing waits in a frozen process.

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace IronFunction.Native;
 
-/// <summary>The C glue's own functions (Native/preload_init.c), bound at link time (DirectPInvoke "iron_glue"), never dlopen'ed.</summary>
+/// <summary>The C glue's own functions (Native/glue/), bound at link time (DirectPInvoke "iron_glue"), never dlopen'ed.</summary>
 internal static partial class Glue
 {
     /// <summary>

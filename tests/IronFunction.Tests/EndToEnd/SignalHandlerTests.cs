@@ -3,7 +3,7 @@ namespace IronFunction.Tests.EndToEnd;
 // SPEC §7, no crash: a signal handler may call a hooked function (open, stat) while its thread is inside a
 // hook, or on one of the library's own threads (the .NET finalizer, the event delivery). NativeAOT aborts the
 // process when managed code it was running is entered again from a handler; the trampolines keep a thread
-// to one hook at a time (Native/preload_init.c, 8.). The probe (probes/signal_probe.c) sends SIGUSR1 to
+// to one hook at a time (Native/glue/thread_marks.c). The probe (probes/signal_probe.c) sends SIGUSR1 to
 // every other thread of its process, over and over, while its main thread calls hooked functions.
 public class SignalHandlerTests
 {

@@ -1,0 +1,16 @@
+/*
+ * Start.
+ *
+ * 4. An ELF constructor starts the library while the process is still single-threaded.
+ */
+#include "glue.h"
+
+__attribute__((constructor)) static void iron_function_preload_init(void)
+{
+    iron_native_resolve();
+    iron_function_start();
+    pthread_atfork(iron_before_fork, 0, iron_after_fork_child);
+    atexit(iron_function_at_exit);
+    iron_process_init();
+    iron_hooks_ready = 1;
+}

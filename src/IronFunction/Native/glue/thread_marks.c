@@ -1,0 +1,43 @@
+/*
+ * Per-thread marks.
+ *
+ * 8. One hook at a time on a thread. A signal handler may call a hooked function (open, say) while its
+ *    thread is inside a managed hook, and NativeAOT aborts the process when managed code it was
+ *    running is entered again from a handler. Every trampoline therefore marks its thread for the
+ *    duration of the hook, and a hooked call on a marked thread goes straight to libc: a handler's,
+ *    and the library's own libc calls from inside a hook. The runtime's own threads are marked for life.
+ */
+#include "glue.h"
+
+IRON_THREAD_STATE struct iron_hook_frame iron_hook_frame;
+
+/* The runtime's own threads (finalizer, GC, the event delivery), all started through pthread_create in
+   this library's link (-Wl,--wrap): marked from their first instruction, so none of their libc calls
+   is judged and a signal handler that runs on one of them never enters a hook. */
+struct iron_thread_start
+{
+    void *(*start)(void *);
+    void *argument;
+};
+
+static void *iron_own_thread(void *p)
+{
+    struct iron_thread_start s = *(struct iron_thread_start *)p;
+    free(p);
+    iron_hook_frame.active = 1;
+    return s.start(s.argument);
+}
+
+extern int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *argument);
+
+__attribute__((visibility("hidden"))) int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                                                                void *(*start)(void *), void *argument)
+{
+    struct iron_thread_start *s = malloc(sizeof *s);
+    if (!s) return EAGAIN;
+    s->start = start;
+    s->argument = argument;
+    int result = __real_pthread_create(thread, attr, iron_own_thread, s);
+    if (result != 0) free(s);
+    return result;
+}

@@ -1,0 +1,126 @@
+/*
+ * Export trampolines: the hooked names, and their way to a managed hook or to libc.
+ *
+ * 1. Export trampolines. Each hooked libc name (Hooks/<control>.symbols) is exported here and
+ *    jumps to its managed hook (iron_hook_<name>) once the library has started, or straight to
+ *    the real libc function before that: other libraries' ELF constructors may run before this
+ *    library's, and a managed hook entered before the runtime is set up crashes the process.
+ *
+ * 2. The runtime's own native code (GC, PAL, System.Native) calls some of the same libc names.
+ *    Were those calls to reach a managed hook from a GC thread or during runtime start, the
+ *    runtime would re-enter itself; the link maps them (-Wl,--wrap) to __wrap_<name>, which
+ *    jumps to the real function.
+ *
+ * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
+ */
+#include "glue.h"
+
+volatile unsigned char iron_hooks_ready;
+IRON_THREAD_STATE unsigned char iron_in_vfork_child;
+unsigned char iron_process_protect_tree;
+
+#define IRON_HOOK(name, control) void *iron_native_real_##name;
+#include "hooked_symbols.h"
+#undef IRON_HOOK
+
+/* Resolves every real function; idempotent, callable from any trampoline before the constructor ran. */
+__attribute__((used)) void iron_native_resolve(void)
+{
+#define IRON_HOOK(name, control) if (!iron_native_real_##name) iron_native_real_##name = dlsym(RTLD_NEXT, #name);
+#include "hooked_symbols.h"
+#undef IRON_HOOK
+}
+
+/* __wrap_<name>: jump to libc, resolving first (argument registers saved) when not yet resolved. */
+#define IRON_WRAP(name)                                                                  \
+    __asm__(".text\n"                                                                    \
+            ".globl __wrap_" #name "\n"                                                  \
+            ".hidden __wrap_" #name "\n"                                                 \
+            ".type __wrap_" #name ",@function\n"                                         \
+            "__wrap_" #name ":\n"                                                        \
+            "    cmpq $0, iron_native_real_" #name "(%rip)\n"                            \
+            "    jne 1f\n"                                                               \
+            "    push %rdi\n    push %rsi\n    push %rdx\n    push %rcx\n"               \
+            "    push %r8\n    push %r9\n    push %rax\n"                                \
+            "    call iron_native_resolve\n"                                             \
+            "    pop %rax\n    pop %r9\n    pop %r8\n    pop %rcx\n"                     \
+            "    pop %rdx\n    pop %rsi\n    pop %rdi\n"                                 \
+            "1:  jmp *iron_native_real_" #name "(%rip)\n"                                \
+            ".size __wrap_" #name ", .-__wrap_" #name "\n");
+
+/* Per list of hooks (Hooks/<control>.symbols): 0 when nothing in this process can be judged through
+   them (their controls are allow), set once at start; their calls then go straight to libc. */
+__attribute__((visibility("hidden"))) unsigned char iron_control_files = 1, iron_control_network = 1,
+                                                   iron_control_lifecycle = 1, iron_control_process = 1;
+
+__attribute__((visibility("hidden"))) void iron_native_set_hook_lists(int files, int network, int lifecycle)
+{
+    iron_control_files = files != 0;
+    iron_control_network = network != 0;
+    iron_control_lifecycle = lifecycle != 0;
+}
+
+/* <name>: libc until the library has started, while its list has nothing to judge, and on a thread already inside a hook; in a vfork
+   child, libc too unless some control needs judging. Else the managed hook, with the thread marked:
+   the caller's return address goes to TLS and the hook is called in its place, so that arguments on
+   the stack stay where they were (r10 and r11 are scratch at a call boundary and carry no argument
+   in or result out). The return address is taken back before the mark is cleared: a handler may
+   enter a hook of its own right after. */
+#define IRON_EXPORT(name, control)                                                       \
+    __asm__(".text\n"                                                                    \
+            ".globl " #name "\n"                                                         \
+            ".type " #name ",@function\n"                                                \
+            #name ":\n"                                                                  \
+            "    cmpb $0, iron_hooks_ready(%rip)\n"                                      \
+            "    je __wrap_" #name "\n"                                                  \
+            "    cmpb $0, iron_control_" #control "(%rip)\n"                             \
+            "    je __wrap_" #name "\n"                                                  \
+            "    movq iron_in_vfork_child@gottpoff(%rip), %r11\n"                        \
+            "    cmpb $0, %fs:(%r11)\n"                                                  \
+            "    je 2f\n"                                                                \
+            "    cmpb $0, iron_process_protect_tree(%rip)\n"                             \
+            "    je __wrap_" #name "\n"                                                  \
+            "    jmp iron_hook_" #name "\n"                                              \
+            "2:  movq iron_hook_frame@gottpoff(%rip), %r11\n"                            \
+            "    cmpb $0, %fs:(%r11)\n"                                                  \
+            "    jne __wrap_" #name "\n"                                                 \
+            "    movb $1, %fs:(%r11)\n"                                                  \
+            "    popq %fs:8(%r11)\n"                                                     \
+            "    call iron_hook_" #name "\n"                                             \
+            "    movq iron_hook_frame@gottpoff(%rip), %r11\n"                            \
+            "    movq %fs:8(%r11), %r10\n"                                               \
+            "    movb $0, %fs:(%r11)\n"                                                  \
+            "    jmp *%r10\n"                                                            \
+            ".size " #name ", .-" #name "\n");
+
+/* Names whose exported definition is written in C instead of generated (create_child_process, process.c). */
+#define IRON_OWN_fork ~, 1
+#define IRON_OWN__Fork ~, 1
+#define IRON_OWN___fork ~, 1
+#define IRON_OWN_vfork ~, 1
+#define IRON_OWN_clone ~, 1
+#define IRON_OWN_posix_spawn ~, 1
+#define IRON_OWN_posix_spawnp ~, 1
+#define IRON_OWN_system ~, 1
+#define IRON_OWN_popen ~, 1
+#define IRON_OWN_execve ~, 1
+#define IRON_OWN_execv ~, 1
+#define IRON_OWN_execvp ~, 1
+#define IRON_OWN_execvpe ~, 1
+#define IRON_OWN_execl ~, 1
+#define IRON_OWN_execlp ~, 1
+#define IRON_OWN_execle ~, 1
+#define IRON_OWN_fexecve ~, 1
+#define IRON_OWN_execveat ~, 1
+#define IRON_SECOND(a, b, ...) b
+#define IRON_IS_OWN(name) IRON_SECOND_(IRON_OWN_##name, 0, ~)
+#define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)
+#define IRON_CAT(a, b) IRON_CAT_(a, b)
+#define IRON_CAT_(a, b) a##b
+#define IRON_EXPORT_UNLESS_OWN_0(name, control) IRON_EXPORT(name, control)
+#define IRON_EXPORT_UNLESS_OWN_1(name, control)
+
+#define IRON_HOOK(name, control) IRON_WRAP(name) IRON_CAT(IRON_EXPORT_UNLESS_OWN_, IRON_IS_OWN(name))(name, control)
+#include "hooked_symbols.h"
+#undef IRON_HOOK
+
