@@ -58,19 +58,23 @@ internal static unsafe class FileGate
     public static bool PermitAt(int dirfd, byte* path, int atFlags, string function, bool readsContent = false)
     {
         if ((atFlags & AT_EMPTY_PATH) != 0 && path != null && TargetResolver.ArgumentLength(path) == 0)
-            return PermitDescriptor(dirfd, function);
+            return PermitDescriptor(dirfd, function, readsContent);
         return Permit(dirfd, path, (atFlags & AT_SYMLINK_NOFOLLOW) == 0, function, readsContent);
     }
 
-    /// <summary>A call that names a file by descriptor (AT_EMPTY_PATH): judged by where the descriptor points.</summary>
-    public static bool PermitDescriptor(int fd, string function)
+    /// <summary>
+    /// A call that names a file by descriptor (AT_EMPTY_PATH, a stream reopened with freopen(NULL, …)): judged by
+    /// where the descriptor points. <paramref name="readsContent"/> as for <see cref="Permit"/>.
+    /// </summary>
+    public static bool PermitDescriptor(int fd, string function, bool readsContent = false)
     {
-        var action = Startup.Policy.ReadWriteTmp;
-        if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        var tmp = Startup.Policy.ReadWriteTmp;
+        bool handler = readsContent && HandlerProtection.Armed;
+        if ((tmp == PolicyAction.Allow && !handler) || ReentrancyGuard.Active) return true;
         Span<byte> target = stackalloc byte[TargetResolver.PathMax];
         int n = TargetResolver.DescriptorPath(fd, target);
-        if (n < 0 || !Startup.TmpRule.Covers(target[..n])) return true;
-        return Violation(action, function, target[..n]);
+        if (n < 0 || !Covered(tmp, handler, target[..n])) return true;
+        return Judge(tmp, handler, function, target[..n]);
     }
 
     /// <summary>

@@ -124,11 +124,22 @@ internal static unsafe class FileHooks
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_freopen")]
     private static nint Freopen(byte* path, byte* mode, nint stream) =>
-        Judge(AT, path, true, "freopen", FopenReads(mode)) ? Real.freopen(path, mode, stream) : 0;
+        JudgeReopen(path, mode, stream, "freopen") ? Real.freopen(path, mode, stream) : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_freopen64")]
     private static nint Freopen64(byte* path, byte* mode, nint stream) =>
-        Judge(AT, path, true, "freopen64", FopenReads(mode)) ? Real.freopen64(path, mode, stream) : 0;
+        JudgeReopen(path, mode, stream, "freopen64") ? Real.freopen64(path, mode, stream) : 0;
+
+    /// <summary>freopen with no path reopens the stream's own file (glibc: /proc/self/fd/N) in the new mode: judged by that file.</summary>
+    private static bool JudgeReopen(byte* path, byte* mode, nint stream, string function)
+    {
+        if (path != null) return Judge(AT, path, true, function, FopenReads(mode));
+        // a bad stream is libc's to answer
+        if ((nuint)stream < 4096 || (nuint)stream >= 0x0000_8000_0000_0000) return true;
+        int errno = Errno.Value;
+        try { return Restored(PermitDescriptor(Libc.Fileno(stream), function, FopenReads(mode)), errno); }
+        catch (Exception e) { return Restored(Contained(function, e), errno); }
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_opendir")]
     private static nint Opendir(byte* path) => Judge(AT, path, true, "opendir") ? Real.opendir(path) : 0;

@@ -15,8 +15,8 @@ internal static unsafe class HandlerProtection
 {
     /// <summary>
     /// Tells child processes whether the handler was already loaded when they started: "1" arms them at
-    /// once, whatever their own Runtime API traffic. Set to "0" at start and flipped in place when this
-    /// process arms (setenv from a running multi-threaded host is not safe; a byte store is).
+    /// once, whatever their own Runtime API traffic. The library's own "NAME=0" entry, flipped in place when
+    /// this process arms (a byte store is safe in a running multi-threaded host).
     /// </summary>
     public const string LoadedVariable = "IRON_FUNCTION_HANDLER_LOADED";
 
@@ -79,30 +79,27 @@ internal static unsafe class HandlerProtection
 
     /// <summary>
     /// Children learn from <see cref="LoadedVariable"/> whether the handler is loaded: kept in every new
-    /// program's environment (create_child_process puts it back where the caller's environment lacks it).
+    /// program's environment (create_child_process puts it back where the caller's environment lacks it), from
+    /// the library's own copy, which the protected code cannot reach through the environment.
     /// </summary>
     private static void MarkChildren()
     {
         var inherited = Libc.GetEnv(LoadedVariable) == "1";
-        if (!inherited) Libc.SetEnv(LoadedVariable, "0");
-        // glibc never frees a "NAME=value" string of the environment: the flag is flipped in place
-        fixed (byte* name = "IRON_FUNCTION_HANDLER_LOADED\0"u8)
-            s_loadedFlag = Libc.Getenv(name);
-        KeepInChildren(LoadedVariable);
+        var entry = LoadedVariable + "=0";
+        s_loadedFlag = (byte*)OwnCopy(entry) + entry.Length - 1;
+        ProcessProtection.KeepInChildren(LoadedVariable, (nint)(s_loadedFlag - entry.Length + 1));
         if (inherited) Arm("started by a process whose handler was already loaded");
     }
 
-    /// <summary>The variable's "NAME=value" entry, as this process started with it, goes to every new program.</summary>
+    /// <summary>The variable's "NAME=value" as this process started with it goes to every new program: a copy, so
+    /// that rewriting the environment's own string in place later changes nothing.</summary>
     private static void KeepInChildren(string name)
     {
-        var bytes = System.Text.Encoding.UTF8.GetBytes(name + "\0");
-        fixed (byte* n = bytes)
-        {
-            byte* value = Libc.Getenv(n);
-            // glibc never frees an environment string, so the entry outlives any later change of the variable
-            if (value != null) ProcessProtection.KeepInChildren(name, (nint)(value - (bytes.Length)));
-        }
+        if (Libc.GetEnv(name) is { } value) ProcessProtection.KeepInChildren(name, OwnCopy($"{name}={value}"));
     }
+
+    // lives as long as the process: the native glue keeps the pointer, and the loaded flag is flipped in place
+    private static nint OwnCopy(string entry) => System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8(entry);
 
     private static void Arm(string reason)
     {

@@ -42,7 +42,16 @@ internal static unsafe class ProcessProtection
     /// </summary>
     public static bool InVforkChild => s_inVforkChild != null && s_inVforkChild() != 0;
 
-    public static void Start(EffectivePolicy policy)
+    /// <summary>The SHA-256 of the policy this process read: a new program must find the same bytes in its policy file.</summary>
+    public const string PolicyDigestVariable = "IRON_FUNCTION_POLICY_SHA256";
+
+    /// <summary>
+    /// Loader variables that can make a new program run without this library: an LD_AUDIT module may refuse the
+    /// preload (la_objsearch). Removed from new programs' environments while some control is not allow.
+    /// </summary>
+    private static readonly string[] s_sheddingVariables = ["LD_AUDIT"];
+
+    public static void Start(EffectivePolicy policy, string? policyDigest)
     {
         // first, and apart: whatever fails below, the glue still judges and the kernel still denies
         s_config.Action = (int)policy.CreateChildProcess;
@@ -58,6 +67,9 @@ internal static unsafe class ProcessProtection
             s_config.ProtectTree = protectTree ? 1 : 0;
             // the policy this process read, absolute; when it read none, a new program must not be handed one
             KeepInChildren("IRON_FUNCTION_POLICY", policyPath == null ? 0 : NativeString("IRON_FUNCTION_POLICY=" + policyPath));
+            // and the bytes it read: a policy file swapped since is a policy error in the new program (fail closed)
+            KeepInChildren(PolicyDigestVariable, policyDigest == null ? 0 : NativeString($"{PolicyDigestVariable}={policyDigest}"));
+            foreach (var name in s_sheddingVariables) KeepInChildren(name, 0);
             if (protectTree && library == null)
                 Diagnostics.Warn("process", "cannot tell this library's path; programs started from here will not keep it");
             Diagnostics.Debug("process", $"create_child_process={policy.CreateChildProcess.Name()} protect_tree={protectTree} " +

@@ -39,12 +39,14 @@ internal static class Startup
             Real.Resolve();
 
             EffectivePolicy policy;
+            string? digest = null;
             try
             {
-                var loaded = PolicyLoader.Load(Libc.GetEnv("IRON_FUNCTION_POLICY"));
+                var loaded = PolicyLoader.Load(Libc.GetEnv("IRON_FUNCTION_POLICY"), Libc.GetEnv(ProcessProtection.PolicyDigestVariable));
                 if (loaded.Problem != null) Diagnostics.Error("policy", loaded.Problem);
                 if (loaded.Warning != null) Diagnostics.Warn("policy", loaded.Warning);
                 policy = loaded.Policy;
+                digest = loaded.Digest;
             }
             catch (Exception e)
             {
@@ -57,7 +59,7 @@ internal static class Startup
             HandlerProtection.Start(policy);
             if (policy.ReadWriteTmp != PolicyAction.Allow || policy.ReadHandler != PolicyAction.Allow) KeepFileCallsOnLibc();
             Hooks.NetworkGate.Start(policy);
-            ProcessProtection.Start(policy);
+            ProcessProtection.Start(policy, digest);
             EventHub.Start(new FunctionInfo());
             ApiEndpointSink.Start(policy.ApiEndpoint);
             // Lambda may freeze the process once the runtime has asked for its next invocation: nothing pending may wait

@@ -31,6 +31,10 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "readlinkat")]
     public static partial nint Readlinkat(int dirfd, byte* path, byte* buffer, nint size);
 
+    [LibraryImport("libc", EntryPoint = "fileno")]
+    [SuppressGCTransition]
+    public static partial int Fileno(nint stream);
+
     [LibraryImport("libc", EntryPoint = "strnlen")]
     [SuppressGCTransition]
     public static partial nint Strnlen(byte* s, nint max);

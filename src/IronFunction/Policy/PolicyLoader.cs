@@ -22,22 +22,32 @@ public static class PolicyLoader
     private static readonly string[] TopKeys = ["outbound_connectivity", "read_write_tmp", "create_child_process", "read_handler", "api_endpoint"];
     private static readonly string[] OutboundKeys = ["action", "exceptions"];
 
-    /// <summary>Loads the file named by IRON_FUNCTION_POLICY; null or empty means monitor mode.</summary>
-    public static PolicyLoadResult Load(string? policyPath)
+    /// <summary>
+    /// Loads the file named by IRON_FUNCTION_POLICY; null or empty means monitor mode. <paramref name="parentDigest"/>:
+    /// the SHA-256 of the policy the process that started this one read (IRON_FUNCTION_POLICY_SHA256), or null in the
+    /// first process of the tree; a file that no longer has it was swapped, which is a policy error.
+    /// </summary>
+    public static PolicyLoadResult Load(string? policyPath, string? parentDigest = null)
     {
-        if (string.IsNullOrEmpty(policyPath)) return new(EffectivePolicy.Monitor(), null, MonitorWarning);
+        if (string.IsNullOrEmpty(policyPath))
+            return parentDigest == null
+                ? new(EffectivePolicy.Monitor(), null, MonitorWarning)
+                : Failed("IRON_FUNCTION_POLICY", "not set, though the process that started this one had a policy") with { Digest = parentDigest };
         byte[] bytes;
         try
         {
             // Reading a directory fails as "access denied" in .NET; say what it really is.
-            if (Directory.Exists(policyPath)) return Failed(policyPath, "cannot read the file (Is a directory)");
+            if (Directory.Exists(policyPath)) return Failed(policyPath, "cannot read the file (Is a directory)") with { Digest = parentDigest };
             bytes = File.ReadAllBytes(policyPath);
         }
         catch (Exception e)
         {
-            return Failed(policyPath, $"cannot read the file ({Describe(e)})");
+            return Failed(policyPath, $"cannot read the file ({Describe(e)})") with { Digest = parentDigest };
         }
-        return Parse(bytes, policyPath);
+        var digest = PolicyDigest.Of(bytes);
+        if (parentDigest != null && !string.Equals(parentDigest, digest, StringComparison.Ordinal))
+            return Failed(policyPath, "the file changed after the process that started this one read it") with { Digest = parentDigest };
+        return Parse(bytes, policyPath) with { Digest = digest };
     }
 
     /// <summary>Validates a policy document; <paramref name="sourceName"/> names it in messages.</summary>

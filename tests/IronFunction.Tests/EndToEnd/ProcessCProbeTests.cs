@@ -415,6 +415,10 @@ public class ProcessCProbeEnvironmentTests
     private static string[] EnvOutput(RunResult run) =>
         ProcessProbe.Lines(run).Where(l => !l.StartsWith("result=", StringComparison.Ordinal) && !l.StartsWith("status=", StringComparison.Ordinal)).ToArray();
 
+    /// <summary>IRON_FUNCTION_POLICY_SHA256 as a new program gets it: the policy bytes its parent read.</summary>
+    private static string Digest(string policy) =>
+        "IRON_FUNCTION_POLICY_SHA256=" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(policy))).ToLowerInvariant();
+
     private static string[] Args(string op, string env) =>
         ["--env", env, op, op is "execvpe" or "posix_spawnp" ? "env" : "/usr/bin/env"];
 
@@ -426,7 +430,7 @@ public class ProcessCProbeEnvironmentTests
         var policy = box.Policy(ProcessProbe.Alert);
         var run = ProcessProbe.Run(policy, Args(op, "empty"));
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}"], EnvOutput(run));
+        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy)], EnvOutput(run));
     }
 
     public static IEnumerable<object[]> EnvpCallRows => EnvpCalls.Select(c => new object[] { c });
@@ -437,7 +441,7 @@ public class ProcessCProbeEnvironmentTests
         using var box = new Sandbox();
         var policy = box.Policy(ProcessProbe.Alert);
         var run = ProcessProbe.Run(policy, Args("execve", "null"));
-        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}"], EnvOutput(run));
+        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy)], EnvOutput(run));
     }
 
     [Fact]
@@ -447,7 +451,7 @@ public class ProcessCProbeEnvironmentTests
         var policy = box.Policy(ProcessProbe.Alert);
         var other = FindLibm();
         var run = ProcessProbe.Run(policy, Args("execve", $"custom:A=1,LD_PRELOAD={other},IRON_FUNCTION_POLICY=/elsewhere/allow.json,B=2"));
-        Assert.Equal(["A=1", "B=2", $"LD_PRELOAD={Machine.Library}:{other}", $"IRON_FUNCTION_POLICY={policy}"], EnvOutput(run));
+        Assert.Equal(["A=1", "B=2", $"LD_PRELOAD={Machine.Library}:{other}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy)], EnvOutput(run));
     }
 
     [Fact]
@@ -455,8 +459,8 @@ public class ProcessCProbeEnvironmentTests
     {
         using var box = new Sandbox();
         var policy = box.Policy(ProcessProbe.Alert);
-        var run = ProcessProbe.Run(policy, Args("execve", $"custom:IRON_FUNCTION_POLICY={policy},Z=1,LD_PRELOAD={Machine.Library}"));
-        Assert.Equal([$"IRON_FUNCTION_POLICY={policy}", "Z=1", $"LD_PRELOAD={Machine.Library}"], EnvOutput(run));
+        var run = ProcessProbe.Run(policy, Args("execve", $"custom:IRON_FUNCTION_POLICY={policy},Z=1,{Digest(policy)},LD_PRELOAD={Machine.Library}"));
+        Assert.Equal([$"IRON_FUNCTION_POLICY={policy}", "Z=1", Digest(policy), $"LD_PRELOAD={Machine.Library}"], EnvOutput(run));
     }
 
     [Fact]
@@ -465,7 +469,7 @@ public class ProcessCProbeEnvironmentTests
         using var box = new Sandbox();
         var policy = box.Policy(ProcessProbe.Alert);
         var run = Preloaded.Run(ProcessProbe.Exe.Value, Args("execve", "empty"), Path.GetFileName(policy), cwd: box.Dir);
-        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}"], EnvOutput(run));
+        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy)], EnvOutput(run));
     }
 
     [Fact]
@@ -475,7 +479,7 @@ public class ProcessCProbeEnvironmentTests
         var policy = box.Policy("""{"create_child_process":"allow","read_write_tmp":"block"}""");
         var run = ProcessProbe.Run(policy, Args("execve", "empty"));
         // the child's own library adds UV_USE_IO_URING=0 at its start, as read_write_tmp is block there too
-        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", "UV_USE_IO_URING=0"], EnvOutput(run));
+        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy), "UV_USE_IO_URING=0"], EnvOutput(run));
         Assert.Empty(run.Events);
     }
 
