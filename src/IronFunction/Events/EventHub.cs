@@ -116,6 +116,8 @@ internal static class EventHub
                             : $"{n} event(s) still waiting for api_endpoint after {bound.TotalSeconds:0.#} s; delivery goes on");
                     left += n;
                 }
+                // and what the processes below this one sent to its log stream
+                Glue.LogDrain();
             }
             catch (Exception e)
             {

@@ -76,6 +76,8 @@ internal static class Diagnostics
         lock (s_gate)
         {
             if (s_factory != null) return s_factory;
+            // the console sink writes to Console.Error: in this library's runtime, that is the log stream
+            Console.SetError(new LogStreamWriter());
             var serilog = new LoggerConfiguration()
                 .MinimumLevel.Verbose()
                 .WriteTo.Console(
@@ -88,5 +90,44 @@ internal static class Diagnostics
             s_factory = new LoggerFactory([new SerilogLoggerProvider(serilog, dispose: true)], filters);
             return s_factory;
         }
+    }
+}
+
+/// <summary>Console.Error of the library's runtime: whole lines to the log stream (Native/glue/log_stream.c), never the host's stderr of the moment.</summary>
+internal sealed class LogStreamWriter : TextWriter
+{
+    private readonly System.Text.StringBuilder _line = new();
+
+    public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+
+    public override void Write(char value)
+    {
+        lock (_line)
+        {
+            _line.Append(value);
+            if (value == '\n') Emit();
+        }
+    }
+
+    public override void Write(string? value)
+    {
+        if (value == null) return;
+        lock (_line)
+        {
+            _line.Append(value);
+            if (value.Contains('\n')) Emit();
+        }
+    }
+
+    public override void Flush()
+    {
+        lock (_line) Emit();
+    }
+
+    private void Emit()
+    {
+        if (_line.Length == 0) return;
+        Native.Glue.LogLine(System.Text.Encoding.UTF8.GetBytes(_line.ToString()));
+        _line.Clear();
     }
 }

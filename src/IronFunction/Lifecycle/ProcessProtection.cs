@@ -27,7 +27,7 @@ internal static unsafe class ProcessProtection
     }
 
     /// <summary>Room the native glue has for kept variables (IRON_MAX_KEEP).</summary>
-    private const int MaxKept = 8;
+    private const int MaxKept = 16;
 
     private static readonly nint* s_keepNames = (nint*)NativeMemory.AllocZeroed(MaxKept, (nuint)sizeof(nint));
     private static readonly nint* s_keepEntries = (nint*)NativeMemory.AllocZeroed(MaxKept, (nuint)sizeof(nint));
@@ -70,6 +70,8 @@ internal static unsafe class ProcessProtection
             // and the bytes it read: a policy file swapped since is a policy error in the new program (fail closed)
             KeepInChildren(PolicyDigestVariable, policyDigest == null ? 0 : NativeString($"{PolicyDigestVariable}={policyDigest}"));
             foreach (var name in s_sheddingVariables) KeepInChildren(name, 0);
+            // where every process of the tree writes its event lines (Native/glue/log_stream.c)
+            if (Glue.LogStreamEntry() is var stream and not 0) KeepInChildren("IRON_FUNCTION_LOG_STREAM", stream);
             if (protectTree && library == null)
                 Diagnostics.Warn("process", "cannot tell this library's path; programs started from here will not keep it");
             Diagnostics.Debug("process", $"create_child_process={policy.CreateChildProcess.Name()} protect_tree={protectTree} " +

@@ -25,6 +25,28 @@ internal static partial class Glue
     /// <summary>Hands the C judge of forked children its event line (UTF-8, NUL-terminated, never freed).</summary>
     public static void SetProcessEventTemplate(nint template) => NativeSetProcessEventTemplate(template);
 
+    /// <summary>One whole line (its newline included) to the log stream: this process's stderr, or the first protected process's.</summary>
+    public static unsafe void LogLine(ReadOnlySpan<byte> line)
+    {
+        fixed (byte* p = line) NativeLogLine(p, (nuint)line.Length);
+    }
+
+    /// <summary>In the log stream's owner: the lines its descendants sent so far are written out now.</summary>
+    public static void LogDrain() => NativeLogDrain();
+
+    /// <summary>"IRON_FUNCTION_LOG_STREAM=…", which new programs keep, or 0 (native memory, never freed).</summary>
+    public static nint LogStreamEntry() => NativeLogStreamEntry();
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_log_line")]
+    private static unsafe partial void NativeLogLine(byte* line, nuint length);
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_log_drain")]
+    private static partial void NativeLogDrain();
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_log_stream_entry")]
+    [SuppressGCTransition]
+    private static partial nint NativeLogStreamEntry();
+
     [LibraryImport("iron_glue", EntryPoint = "iron_native_set_process_event_template")]
     [SuppressGCTransition]
     private static partial void NativeSetProcessEventTemplate(nint template);

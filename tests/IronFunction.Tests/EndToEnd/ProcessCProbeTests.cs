@@ -412,8 +412,13 @@ public class ProcessCProbeEnvironmentTests
 {
     private static readonly string[] EnvpCalls = ["execve", "execvpe", "execle", "fexecve", "execveat", "posix_spawn", "posix_spawnp", "fork", "vfork", "clone_vfork"];
 
+    /// <summary>The new program's environment; the log stream's name (the first process's pid and a random part) as <see cref="Stream"/>.</summary>
     private static string[] EnvOutput(RunResult run) =>
-        ProcessProbe.Lines(run).Where(l => !l.StartsWith("result=", StringComparison.Ordinal) && !l.StartsWith("status=", StringComparison.Ordinal)).ToArray();
+        ProcessProbe.Lines(run).Where(l => !l.StartsWith("result=", StringComparison.Ordinal) && !l.StartsWith("status=", StringComparison.Ordinal))
+            .Select(l => System.Text.RegularExpressions.Regex.IsMatch(l, "^IRON_FUNCTION_LOG_STREAM=[0-9]+/[0-9a-f]{16}/[0-9]+[.][0-9]+$") ? Stream : l).ToArray();
+
+    /// <summary>IRON_FUNCTION_LOG_STREAM, which names where every process of the tree writes its event lines.</summary>
+    private const string Stream = "IRON_FUNCTION_LOG_STREAM=<first process>";
 
     /// <summary>IRON_FUNCTION_POLICY_SHA256 as a new program gets it: the policy bytes its parent read.</summary>
     private static string Digest(string policy) =>
@@ -430,7 +435,7 @@ public class ProcessCProbeEnvironmentTests
         var policy = box.Policy(ProcessProbe.Alert);
         var run = ProcessProbe.Run(policy, Args(op, "empty"));
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy)], EnvOutput(run));
+        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy), Stream], EnvOutput(run));
     }
 
     public static IEnumerable<object[]> EnvpCallRows => EnvpCalls.Select(c => new object[] { c });
@@ -441,7 +446,7 @@ public class ProcessCProbeEnvironmentTests
         using var box = new Sandbox();
         var policy = box.Policy(ProcessProbe.Alert);
         var run = ProcessProbe.Run(policy, Args("execve", "null"));
-        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy)], EnvOutput(run));
+        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy), Stream], EnvOutput(run));
     }
 
     [Fact]
@@ -451,7 +456,7 @@ public class ProcessCProbeEnvironmentTests
         var policy = box.Policy(ProcessProbe.Alert);
         var other = FindLibm();
         var run = ProcessProbe.Run(policy, Args("execve", $"custom:A=1,LD_PRELOAD={other},IRON_FUNCTION_POLICY=/elsewhere/allow.json,B=2"));
-        Assert.Equal(["A=1", "B=2", $"LD_PRELOAD={Machine.Library}:{other}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy)], EnvOutput(run));
+        Assert.Equal(["A=1", "B=2", $"LD_PRELOAD={Machine.Library}:{other}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy), Stream], EnvOutput(run));
     }
 
     [Fact]
@@ -459,8 +464,11 @@ public class ProcessCProbeEnvironmentTests
     {
         using var box = new Sandbox();
         var policy = box.Policy(ProcessProbe.Alert);
-        var run = ProcessProbe.Run(policy, Args("execve", $"custom:IRON_FUNCTION_POLICY={policy},Z=1,{Digest(policy)},LD_PRELOAD={Machine.Library}"));
-        Assert.Equal([$"IRON_FUNCTION_POLICY={policy}", "Z=1", Digest(policy), $"LD_PRELOAD={Machine.Library}"], EnvOutput(run));
+        // a process below the first one: it passes on the stream it was given
+        const string stream = "IRON_FUNCTION_LOG_STREAM=1/0123456789abcdef/1.2";
+        var run = Preloaded.Run(ProcessProbe.Exe.Value, Args("execve", $"custom:IRON_FUNCTION_POLICY={policy},Z=1,{Digest(policy)},{stream},LD_PRELOAD={Machine.Library}"),
+            policy, new Dictionary<string, string?> { ["IRON_FUNCTION_LOG_STREAM"] = "1/0123456789abcdef/1.2" });
+        Assert.Equal([$"IRON_FUNCTION_POLICY={policy}", "Z=1", Digest(policy), Stream, $"LD_PRELOAD={Machine.Library}"], EnvOutput(run));
     }
 
     [Fact]
@@ -469,7 +477,7 @@ public class ProcessCProbeEnvironmentTests
         using var box = new Sandbox();
         var policy = box.Policy(ProcessProbe.Alert);
         var run = Preloaded.Run(ProcessProbe.Exe.Value, Args("execve", "empty"), Path.GetFileName(policy), cwd: box.Dir);
-        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy)], EnvOutput(run));
+        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy), Stream], EnvOutput(run));
     }
 
     [Fact]
@@ -479,7 +487,7 @@ public class ProcessCProbeEnvironmentTests
         var policy = box.Policy("""{"create_child_process":"allow","read_write_tmp":"block"}""");
         var run = ProcessProbe.Run(policy, Args("execve", "empty"));
         // the child's own library adds UV_USE_IO_URING=0 at its start, as read_write_tmp is block there too
-        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy), "UV_USE_IO_URING=0"], EnvOutput(run));
+        Assert.Equal([$"LD_PRELOAD={Machine.Library}", $"IRON_FUNCTION_POLICY={policy}", Digest(policy), Stream, "UV_USE_IO_URING=0"], EnvOutput(run));
         Assert.Empty(run.Events);
     }
 

@@ -12,6 +12,7 @@
  *   process.c              9. create_child_process: the process functions, written in C
  *   process_judge.c           the C judge and report for forked and vfork children
  *   process_environment.c     the environment a new program gets, so that it keeps the library
+ *   log_stream.c           event lines of the whole process tree go to the first protected process's stderr
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
@@ -85,8 +86,18 @@ extern void iron_function_exit(void);
 
 IRON_SHARED void iron_before_fork(void);
 IRON_SHARED void iron_after_fork_child(void);
+IRON_SHARED void iron_exit_fork_init(void);
 IRON_SHARED void iron_function_at_exit(void);
 IRON_SHARED void iron_process_init(void);
+
+/* ---- log_stream.c: event lines and the library's own lines, to the first protected process's stderr ---- */
+
+IRON_SHARED void iron_log_init(void);
+IRON_SHARED void iron_log_line(const char *line, size_t length);
+IRON_SHARED void iron_log_before_child(void);
+IRON_SHARED void iron_log_drain(void);
+IRON_SHARED void iron_log_after_fork_child(void);
+IRON_SHARED const char *iron_log_stream_entry(void);
 
 /* A pointer the kernel answers with EFAULT (the first page, kernel space): passed on, never read. */
 static inline int unreadable(const void *p) { return (uintptr_t)p < 4096 || (uintptr_t)p >= 0x800000000000ULL; }
@@ -113,7 +124,7 @@ struct iron_process_config
 
 extern IRON_SHARED struct iron_process_config iron_process_cfg;
 extern IRON_SHARED char *iron_preload_entry; /* "LD_PRELOAD=<library>" */
-#define IRON_MAX_KEEP 8
+#define IRON_MAX_KEEP 16
 
 /* What a vfork child executed, for its parent to report; the layout is mirrored by ProcessHooks.ExecRecord. */
 #define IRON_RECORD_TEXT 8192

@@ -110,8 +110,10 @@ static int judge_side(void)
 __attribute__((visibility("hidden"), used)) int iron_vfork_prepare(void)
 {
     if (iron_process_cfg.action == IRON_BLOCK)
-        return DENIED(iron_hook_vfork(), iron_native_fork("vfork"));
-    if (iron_process_cfg.action == IRON_ALERT)
+    {
+        if (DENIED(iron_hook_vfork(), iron_native_fork("vfork"))) return -1;
+    }
+    else if (iron_process_cfg.action == IRON_ALERT)
     {
         if (!iron_vfork_record)
         {
@@ -120,6 +122,7 @@ __attribute__((visibility("hidden"), used)) int iron_vfork_prepare(void)
         }
         if (iron_vfork_record) iron_vfork_record->used = 0;
     }
+    iron_log_before_child();
     return 0;
 }
 
@@ -188,18 +191,21 @@ __asm__(".text\n"
 pid_t fork(void)
 {
     if (DENIED(iron_hook_fork(), iron_native_fork("fork"))) return -1;
+    iron_log_before_child();
     return REAL(fork)();
 }
 
 pid_t _Fork(void)
 {
     if (DENIED(iron_hook__Fork(), iron_native_fork("_Fork"))) return -1;
+    iron_log_before_child();
     return REAL(_Fork)();
 }
 
 pid_t __fork(void)
 {
     if (DENIED(iron_hook___fork(), iron_native_fork("__fork"))) return -1;
+    iron_log_before_child();
     return REAL(__fork)();
 }
 
@@ -243,6 +249,7 @@ int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
         iron_vfork_resumed(result, 1);
         return result;
     }
+    iron_log_before_child();
     return real(fn, stack, flags, arg, ptid, tls, ctid);
 }
 
@@ -362,6 +369,7 @@ static int spawn_protected(iron_spawn_fn real, pid_t *pid, const char *file, con
 {
     char *const *env;
     void *heap;
+    iron_log_before_child();
     PROTECTED_ENV(envp, env, heap);
     if (!env && envp) return ENOMEM;
     int result = real(pid, file, actions, attr, argv, env);
@@ -387,6 +395,7 @@ int system(const char *command)
 {
     if (DENIED(iron_hook_system(command), iron_native_shell("system", command))) return command ? -1 : 0;
     if (iron_hooks_ready && !iron_in_vfork_child) iron_protect_own_environment();
+    iron_log_before_child();
     return REAL(system)(command);
 }
 
@@ -394,5 +403,6 @@ FILE *popen(const char *command, const char *mode)
 {
     if (DENIED(iron_hook_popen(command), iron_native_shell("popen", command))) return NULL;
     if (iron_hooks_ready && !iron_in_vfork_child) iron_protect_own_environment();
+    iron_log_before_child();
     return REAL(popen)(command, mode);
 }

@@ -285,13 +285,7 @@ static void write_event(const char *what, const char *message)
         }
     }
     line[t.len++] = '\n';
-    for (size_t done = 0; done < t.len;)
-    {
-        ssize_t n = syscall(SYS_write, 2, line + done, t.len - done);
-        if (n > 0) done += (size_t)n;
-        else if (n < 0 && errno == EINTR) continue;
-        else break;
-    }
+    iron_log_line(line, t.len);
     errno = saved;
 }
 

@@ -7,8 +7,10 @@
 
 __attribute__((constructor)) static void iron_function_preload_init(void)
 {
+    iron_log_init();
     iron_native_resolve();
     iron_function_start();
+    iron_exit_fork_init();
     pthread_atfork(iron_before_fork, 0, iron_after_fork_child);
     atexit(iron_function_at_exit);
     iron_process_init();
