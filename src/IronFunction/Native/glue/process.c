@@ -396,3 +396,10 @@ FILE *popen(const char *command, const char *mode)
     if (iron_hooks_ready && !iron_in_vfork_child) iron_protect_own_environment();
     return REAL(popen)(command, mode);
 }
+
+/* libc's other names of these functions (Hooks/libc.aliases: __libc_system, _IO_popen, __libc_fork, ...). */
+#define IRON_ALIAS_IF_OWN_0(alias, target)
+#define IRON_ALIAS_IF_OWN_1(alias, target) IRON_ALIAS_OF(alias, target)
+#define IRON_ALIAS(alias, target) IRON_CAT(IRON_ALIAS_IF_OWN_, IRON_IS_OWN(target))(alias, target)
+#include "hooked_aliases.h"
+#undef IRON_ALIAS
