@@ -178,6 +178,28 @@ internal static unsafe class NetworkGate
 
     // ---- name lookups ----
 
+    /// <summary>
+    /// rexec and rcmd: the host they look up and connect to with glibc's internal calls. A name is judged
+    /// like getaddrinfo's (denied: EPERM), an address like connect's destination, at the port given in network order.
+    /// </summary>
+    public static bool PermitRemoteHost(byte* host, ushort networkPort, string function)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(host)) return true;
+        int length = (int)Libc.Strnlen(host, LongestName + 1);
+        var text = new ReadOnlySpan<byte>(host, length);
+        if (length <= LongestName && NumericHost.IsNumericForGetaddrinfo(text))
+        {
+            int scope = text.IndexOf((byte)'%');
+            if (ParseAddress(System.Text.Encoding.UTF8.GetString(scope < 0 ? text : text[..scope])) is not { } destination) return true;
+            ushort port = (ushort)((networkPort >> 8) | ((networkPort & 0xff) << 8));
+            return Allowed(destination, out var known) || Violation(action, function, destination, port, known);
+        }
+        if (JudgeName(action, text, NumericText.Getaddrinfo, function, out _, out _) != LookupVerdict.Deny) return true;
+        Errno.Value = Errno.EPERM;
+        return false;
+    }
+
     /// <summary>getaddrinfo: a NULL node (local addresses) and AI_NUMERICHOST never reach a resolver.</summary>
     public static LookupVerdict JudgeGetaddrinfo(byte* node, byte* hints, out string? name, out bool allowed, string function = "getaddrinfo")
     {

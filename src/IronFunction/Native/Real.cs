@@ -126,6 +126,7 @@ internal static unsafe partial class Real
         tmpfile64 = (delegate* unmanaged<nint>)Sym("tmpfile64"u8);
         fchdir = (delegate* unmanaged<int, int>)Sym("fchdir"u8);
         bind = (delegate* unmanaged<int, byte*, uint, int>)Sym("bind"u8);
+        ResolveIndirect();
     }
 
     internal static nint Sym(ReadOnlySpan<byte> name)

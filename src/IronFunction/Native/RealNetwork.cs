@@ -24,8 +24,33 @@ internal static unsafe class RealNetwork
     public static delegate* unmanaged<byte*, int, byte*, int, int> res_send;
     public static delegate* unmanaged<byte*, byte*, int, byte*, int, int> res_nsend;
 
+    // the r* commands and glibc's DNS back end (NetworkHooks.Indirect.cs)
+    public static delegate* unmanaged<byte**, int, byte*, byte*, byte*, int*, int> rexec;
+    public static delegate* unmanaged<byte**, int, byte*, byte*, byte*, int*, ushort, int> rexec_af;
+    public static delegate* unmanaged<byte**, ushort, byte*, byte*, byte*, int*, int> rcmd;
+    public static delegate* unmanaged<byte**, ushort, byte*, byte*, byte*, int*, ushort, int> rcmd_af;
+    public static delegate* unmanaged<byte*, int, byte*, byte*, int> ruserok;
+    public static delegate* unmanaged<byte*, int, byte*, byte*, ushort, int> ruserok_af;
+    public static delegate* unmanaged<byte*, nint, byte*, nuint, int*, int*, int> _nss_dns_gethostbyname_r, _nss_dns_getnetbyname_r;
+    public static delegate* unmanaged<byte*, int, nint, byte*, nuint, int*, int*, int> _nss_dns_gethostbyname2_r;
+    public static delegate* unmanaged<byte*, int, nint, byte*, nuint, int*, int*, int*, byte**, int> _nss_dns_gethostbyname3_r;
+    public static delegate* unmanaged<byte*, nint*, byte*, nuint, int*, int*, int*, int> _nss_dns_gethostbyname4_r;
+    public static delegate* unmanaged<byte*, byte*, nuint, byte**, int*, int*, int> _nss_dns_getcanonname_r;
+
     public static void Resolve()
     {
+        rexec = (delegate* unmanaged<byte**, int, byte*, byte*, byte*, int*, int>)Real.Sym("rexec"u8);
+        rexec_af = (delegate* unmanaged<byte**, int, byte*, byte*, byte*, int*, ushort, int>)Real.Sym("rexec_af"u8);
+        rcmd = (delegate* unmanaged<byte**, ushort, byte*, byte*, byte*, int*, int>)Real.Sym("rcmd"u8);
+        rcmd_af = (delegate* unmanaged<byte**, ushort, byte*, byte*, byte*, int*, ushort, int>)Real.Sym("rcmd_af"u8);
+        ruserok = (delegate* unmanaged<byte*, int, byte*, byte*, int>)Real.Sym("ruserok"u8);
+        ruserok_af = (delegate* unmanaged<byte*, int, byte*, byte*, ushort, int>)Real.Sym("ruserok_af"u8);
+        _nss_dns_gethostbyname_r = (delegate* unmanaged<byte*, nint, byte*, nuint, int*, int*, int>)Real.Sym("_nss_dns_gethostbyname_r"u8);
+        _nss_dns_getnetbyname_r = (delegate* unmanaged<byte*, nint, byte*, nuint, int*, int*, int>)Real.Sym("_nss_dns_getnetbyname_r"u8);
+        _nss_dns_gethostbyname2_r = (delegate* unmanaged<byte*, int, nint, byte*, nuint, int*, int*, int>)Real.Sym("_nss_dns_gethostbyname2_r"u8);
+        _nss_dns_gethostbyname3_r = (delegate* unmanaged<byte*, int, nint, byte*, nuint, int*, int*, int*, byte**, int>)Real.Sym("_nss_dns_gethostbyname3_r"u8);
+        _nss_dns_gethostbyname4_r = (delegate* unmanaged<byte*, nint*, byte*, nuint, int*, int*, int*, int>)Real.Sym("_nss_dns_gethostbyname4_r"u8);
+        _nss_dns_getcanonname_r = (delegate* unmanaged<byte*, byte*, nuint, byte**, int*, int*, int>)Real.Sym("_nss_dns_getcanonname_r"u8);
         connect = (delegate* unmanaged<int, byte*, uint, int>)Real.Sym("connect"u8);
         __connect = (delegate* unmanaged<int, byte*, uint, int>)Real.Sym("__connect"u8);
         sendto = (delegate* unmanaged<int, byte*, nuint, int, byte*, uint, nint>)Real.Sym("sendto"u8);

@@ -78,6 +78,7 @@ IRON_SHARED void iron_native_resolve(void);
 #define IRON_OWN_posix_spawnp ~, 1
 #define IRON_OWN_system ~, 1
 #define IRON_OWN_popen ~, 1
+#define IRON_OWN__IO_proc_open ~, 1
 #define IRON_OWN_execve ~, 1
 #define IRON_OWN_execv ~, 1
 #define IRON_OWN_execvp ~, 1
