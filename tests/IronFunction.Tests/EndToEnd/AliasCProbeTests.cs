@@ -300,3 +300,73 @@ public class AliasNetworkProbeTests
         Assert.Empty(allow.Result.Events);
     }
 }
+
+/// <summary>
+/// The same names from Python's ctypes. CDLL(None) looks them up in the process's global scope, where the
+/// preloaded library comes first; CDLL("libc.so.6") would ask libc's own handle (dlsym's judgement, not this one's).
+/// </summary>
+public sealed class AliasPythonTests : IDisposable
+{
+    private readonly Sandbox box = new();
+
+    private string Script() => $$"""
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        d = "{{box.TmpDir}}"
+        def show(name, result):
+            print(name, "ok" if result not in (None, -1) else "denied", ctypes.get_errno(), flush=True)
+            ctypes.set_errno(0)
+        libc._IO_fopen.restype = ctypes.c_void_p
+        libc.setmntent.restype = ctypes.c_void_p
+        libc._IO_popen.restype = ctypes.c_void_p
+        show("__open", libc.__open(f"{d}/open".encode(), os.O_CREAT | os.O_WRONLY, 0o600))
+        show("_IO_fopen", libc._IO_fopen(f"{d}/fopen".encode(), b"w"))
+        show("__xmknod", libc.__xmknod(0, f"{d}/fifo".encode(), 0o10600, ctypes.byref(ctypes.c_ulong(0))))
+        show("setmntent", libc.setmntent(f"{d}/mtab".encode(), b"a"))
+        os.environ.pop("LD_PRELOAD", None)
+        show("__libc_system", libc.__libc_system(f"echo $LD_PRELOAD > {d}/system".encode()))
+        """;
+
+    private RunResult Run(string action) =>
+        Preloaded.Run(Machine.Python.Value, ["-c", Script()], box.Policy(AliasProbe.Policy(action, action)),
+            new Dictionary<string, string?> { ["TMPDIR"] = null });
+
+    private string[] Created => ["open", "fopen", "fifo", "mtab", "system"];
+
+    [Fact]
+    public void Block_denies_each_name_from_ctypes()
+    {
+        var run = Run("block");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(["__open denied 13", "_IO_fopen denied 13", "__xmknod denied 13", "setmntent denied 13", "__libc_system denied 1"],
+            run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        foreach (var f in Created) Assert.False(Path.Exists(Path.Combine(box.TmpDir, f)), $"{f} was created\n{run}");
+        Assert.Equal(4, AliasProbe.Events(run, "read_write_tmp").Length);
+        Assert.Single(AliasProbe.Events(run, "create_child_process"));
+    }
+
+    [Fact]
+    public void Alert_lets_each_through_reports_it_and_the_shell_keeps_the_library()
+    {
+        var run = Run("alert");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.All(run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => Assert.Contains(" ok ", l));
+        foreach (var f in Created) Assert.True(Path.Exists(Path.Combine(box.TmpDir, f)), $"{f} was not created\n{run}");
+        Assert.Equal(Machine.Library, File.ReadAllText(Path.Combine(box.TmpDir, "system")).Trim());
+        Assert.All(AliasProbe.Events(run, "read_write_tmp"), e => Assert.StartsWith("alert ", e));
+        Assert.Contains($"alert {box.TmpDir}/fifo", AliasProbe.Events(run, "read_write_tmp"));
+        Assert.Single(AliasProbe.Events(run, "create_child_process"));
+    }
+
+    [Fact]
+    public void Allow_is_silent()
+    {
+        var run = Run("allow");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.All(run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => Assert.Contains(" ok ", l));
+        foreach (var f in Created) Assert.True(Path.Exists(Path.Combine(box.TmpDir, f)), $"{f} was not created\n{run}");
+        Assert.Empty(run.Events);
+    }
+
+    public void Dispose() => box.Dispose();
+}
