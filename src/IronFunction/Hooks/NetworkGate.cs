@@ -176,6 +176,28 @@ internal static unsafe class NetworkGate
         return !block;
     }
 
+    /// <summary>
+    /// sunrpc: an IPv4 server address (struct sockaddr_in) the call sends to with glibc's internal calls; a zero
+    /// port means the portmapper's, <paramref name="defaultPort"/>. Denied: EPERM.
+    /// </summary>
+    public static bool PermitServer(byte* address, ushort defaultPort, string function)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(address)) return true;
+        var bytes = new ReadOnlySpan<byte>(address, 16);
+        if (SocketDestination.Decode(bytes, unspecIsV4: true, out var destination, out ushort port) != SocketAddressKind.Inet) return true;
+        return Allowed(destination, out var known) || Violation(action, function, destination, port == 0 ? defaultPort : port, known);
+    }
+
+    /// <summary>clnt_broadcast: every interface's broadcast address, judged as 255.255.255.255.</summary>
+    public static bool PermitBroadcast(ushort port, string function)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        var destination = NetAddress.FromV4(0xffffffff);
+        return Allowed(destination, out var known) || Violation(action, function, destination, port, known);
+    }
+
     // ---- name lookups ----
 
     /// <summary>

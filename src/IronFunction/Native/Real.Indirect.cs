@@ -26,32 +26,32 @@ internal static unsafe partial class Real
 
     private static void ResolveIndirect()
     {
-        __xmknod = (delegate* unmanaged<int, byte*, uint, ulong*, int>)Sym("__xmknod"u8);
-        __xmknodat = (delegate* unmanaged<int, int, byte*, uint, ulong*, int>)Sym("__xmknodat"u8);
-        __open_nocancel = (delegate* unmanaged<byte*, int, uint, int>)Sym("__open_nocancel"u8);
-        setmntent = (delegate* unmanaged<byte*, byte*, nint>)Sym("setmntent"u8);
-        __nss_files_fopen = (delegate* unmanaged<byte*, nint>)Sym("__nss_files_fopen"u8);
-        _IO_file_fopen = (delegate* unmanaged<nint, byte*, byte*, int, nint>)Sym("_IO_file_fopen"u8);
-        _IO_file_open = (delegate* unmanaged<nint, byte*, int, int, int, int, nint>)Sym("_IO_file_open"u8);
-        catopen = (delegate* unmanaged<byte*, int, nint>)Sym("catopen"u8);
-        __open_catalog = (delegate* unmanaged<byte*, byte*, byte*, nint, int>)Sym("__open_catalog"u8);
-        ruserpass = (delegate* unmanaged<byte*, byte**, byte**, int>)Sym("ruserpass"u8);
-        utmpname = (delegate* unmanaged<byte*, int>)Sym("utmpname"u8);
-        utmpxname = (delegate* unmanaged<byte*, int>)Sym("utmpxname"u8);
-        updwtmp = (delegate* unmanaged<byte*, nint, void>)Sym("updwtmp"u8);
-        updwtmpx = (delegate* unmanaged<byte*, nint, void>)Sym("updwtmpx"u8);
-        setutent = (delegate* unmanaged<void>)Sym("setutent"u8);
-        setutxent = (delegate* unmanaged<void>)Sym("setutxent"u8);
-        getutent = (delegate* unmanaged<nint>)Sym("getutent"u8);
-        getutxent = (delegate* unmanaged<nint>)Sym("getutxent"u8);
-        getutid = (delegate* unmanaged<nint, nint>)Sym("getutid"u8);
-        getutline = (delegate* unmanaged<nint, nint>)Sym("getutline"u8);
-        pututline = (delegate* unmanaged<nint, nint>)Sym("pututline"u8);
-        getutxid = (delegate* unmanaged<nint, nint>)Sym("getutxid"u8);
-        getutxline = (delegate* unmanaged<nint, nint>)Sym("getutxline"u8);
-        pututxline = (delegate* unmanaged<nint, nint>)Sym("pututxline"u8);
-        getutent_r = (delegate* unmanaged<nint, nint*, int>)Sym("getutent_r"u8);
-        getutid_r = (delegate* unmanaged<nint, nint, nint*, int>)Sym("getutid_r"u8);
-        getutline_r = (delegate* unmanaged<nint, nint, nint*, int>)Sym("getutline_r"u8);
+        __xmknod = (delegate* unmanaged<int, byte*, uint, ulong*, int>)Sym("__xmknod"u8, quiet: true);
+        __xmknodat = (delegate* unmanaged<int, int, byte*, uint, ulong*, int>)Sym("__xmknodat"u8, quiet: true);
+        __open_nocancel = (delegate* unmanaged<byte*, int, uint, int>)Sym("__open_nocancel"u8, quiet: true);
+        setmntent = (delegate* unmanaged<byte*, byte*, nint>)Sym("setmntent"u8, quiet: true);
+        __nss_files_fopen = (delegate* unmanaged<byte*, nint>)Sym("__nss_files_fopen"u8, quiet: true);
+        _IO_file_fopen = (delegate* unmanaged<nint, byte*, byte*, int, nint>)Sym("_IO_file_fopen"u8, quiet: true);
+        _IO_file_open = (delegate* unmanaged<nint, byte*, int, int, int, int, nint>)Sym("_IO_file_open"u8, quiet: true);
+        catopen = (delegate* unmanaged<byte*, int, nint>)Sym("catopen"u8, quiet: true);
+        __open_catalog = (delegate* unmanaged<byte*, byte*, byte*, nint, int>)Sym("__open_catalog"u8, quiet: true);
+        ruserpass = (delegate* unmanaged<byte*, byte**, byte**, int>)Sym("ruserpass"u8, quiet: true);
+        utmpname = (delegate* unmanaged<byte*, int>)Sym("utmpname"u8, quiet: true);
+        utmpxname = (delegate* unmanaged<byte*, int>)Sym("utmpxname"u8, quiet: true);
+        updwtmp = (delegate* unmanaged<byte*, nint, void>)Sym("updwtmp"u8, quiet: true);
+        updwtmpx = (delegate* unmanaged<byte*, nint, void>)Sym("updwtmpx"u8, quiet: true);
+        setutent = (delegate* unmanaged<void>)Sym("setutent"u8, quiet: true);
+        setutxent = (delegate* unmanaged<void>)Sym("setutxent"u8, quiet: true);
+        getutent = (delegate* unmanaged<nint>)Sym("getutent"u8, quiet: true);
+        getutxent = (delegate* unmanaged<nint>)Sym("getutxent"u8, quiet: true);
+        getutid = (delegate* unmanaged<nint, nint>)Sym("getutid"u8, quiet: true);
+        getutline = (delegate* unmanaged<nint, nint>)Sym("getutline"u8, quiet: true);
+        pututline = (delegate* unmanaged<nint, nint>)Sym("pututline"u8, quiet: true);
+        getutxid = (delegate* unmanaged<nint, nint>)Sym("getutxid"u8, quiet: true);
+        getutxline = (delegate* unmanaged<nint, nint>)Sym("getutxline"u8, quiet: true);
+        pututxline = (delegate* unmanaged<nint, nint>)Sym("pututxline"u8, quiet: true);
+        getutent_r = (delegate* unmanaged<nint, nint*, int>)Sym("getutent_r"u8, quiet: true);
+        getutid_r = (delegate* unmanaged<nint, nint, nint*, int>)Sym("getutid_r"u8, quiet: true);
+        getutline_r = (delegate* unmanaged<nint, nint, nint*, int>)Sym("getutline_r"u8, quiet: true);
     }
 }

@@ -26,7 +26,15 @@ unsigned char iron_process_protect_tree;
 /* Resolves every real function; idempotent, callable from any trampoline before the constructor ran. */
 __attribute__((used)) void iron_native_resolve(void)
 {
-#define IRON_HOOK(name, control) if (!iron_native_real_##name) iron_native_real_##name = dlsym(RTLD_NEXT, #name);
+/* a compat-only symbol (sunrpc) has no default version for dlsym: the architecture's first glibc version has it */
+#ifdef __aarch64__
+#define IRON_GLIBC_BASE "GLIBC_2.17"
+#else
+#define IRON_GLIBC_BASE "GLIBC_2.2.5"
+#endif
+#define IRON_HOOK(name, control)                                                                          \
+    if (!iron_native_real_##name) iron_native_real_##name = dlsym(RTLD_NEXT, #name);                      \
+    if (!iron_native_real_##name) iron_native_real_##name = dlvsym(RTLD_NEXT, #name, IRON_GLIBC_BASE);
 #include "hooked_symbols.h"
 #undef IRON_HOOK
 }

@@ -12,7 +12,7 @@
  *   __xmknod P, __xmknodat P               make a FIFO at P (compat entry points of mknod)
  *   mntent P                               setmntent(P, "a") + addmntent + endmntent
  *   utmp P, utmpx P                        utmpname(P) / utmpxname(P), then the first entry's ut_user
- *   updwtmp P                              append one record to P
+ *   updwtmp P, updwtmpx P                  append one record to P
  *   catopen P, nlspath TEMPLATE NAME       catopen(P) / catopen(NAME) with NLSPATH=TEMPLATE
  *   ruserpass HOME                         ~/.netrc read with HOME set
  *   write_utmp P USER                      (setup, without the library) a utmp file with one entry
@@ -21,6 +21,10 @@
  *   rexec H PORT, rexec_af H PORT, rcmd H PORT, rcmd_af H PORT   connect to H:PORT through the r* commands
  *   ruserok H, ruserok_af H                look H up through ruserok
  *   nss_dns4 H                             glibc's DNS back end, _nss_dns_gethostbyname4_r(H)
+ *   _IO_file_fopen P, _IO_file_open P      reopen a stream's FILE on P for writing, as freopen does inside
+ *   open_catalog P                         __open_catalog(P) into a zeroed catalog
+ *   utmp_all REL                           utmpname(REL) from /var/lib, then every utmp opener from /var
+ *   clnttcp A PORT, clnt_create H          sunrpc clients: a TCP client of A:PORT; a client of H's portmapper
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -52,9 +56,22 @@ extern int __xmknodat(int version, int dirfd, const char *path, mode_t mode, dev
 extern int __open_nocancel(const char *path, int flags, ...);
 extern FILE *__nss_files_fopen(const char *path);
 extern int ruserpass(const char *host, const char **name, const char **password);
+extern int _IO_file_close_it(FILE *stream);
+extern FILE *_IO_file_fopen(FILE *stream, const char *path, const char *mode, int is32);
+extern FILE *_IO_file_open(FILE *stream, const char *path, int flags, int prot, int read_write, int is32);
+extern int __open_catalog(const char *name, const char *nlspath, const char *language, void *catalog);
+/* sunrpc is compat-only: bound to its version as a program built against an older glibc is */
+struct sockaddr_in;
+extern void *clnttcp_create(struct sockaddr_in *server, unsigned long program, unsigned long version, int *socket,
+                            unsigned int send_size, unsigned int receive_size);
+extern void *clnt_create(const char *host, unsigned long program, unsigned long version, const char *protocol);
+__asm__(".symver clnttcp_create, clnttcp_create@GLIBC_2.2.5");
+__asm__(".symver clnt_create, clnt_create@GLIBC_2.2.5");
 struct gaih_addrtuple;
 extern int _nss_dns_gethostbyname4_r(const char *name, struct gaih_addrtuple **pat, char *buffer, size_t size,
                                      int *errnop, int *herrnop, int32_t *ttl);
+
+#define RPC_ANYSOCK_ (-1)
 
 static void line(const char *command, long result, int error, const char *more)
 {
@@ -144,6 +161,12 @@ static void run(char *command)
         updwtmp(a, &u);
         line(command, 0, errno, NULL);
     }
+    else if (strcmp(op, "updwtmpx") == 0)
+    {
+        struct utmpx u = { .ut_type = DEAD_PROCESS };
+        updwtmpx(a, &u);
+        line(command, 0, errno, NULL);
+    }
     else if (strcmp(op, "catopen") == 0)
     {
         nl_catd c = catopen(a, 0);
@@ -218,6 +241,60 @@ static void run(char *command)
         snprintf(more, sizeof more, "h_errno=%d", herror);
         line(command, status, error, more);
     }
+    else if (strcmp(op, "_IO_file_fopen") == 0 || strcmp(op, "_IO_file_open") == 0)
+    {
+        FILE *f = fopen("/dev/null", "r");
+        _IO_file_close_it(f);
+        errno = 0;
+        FILE *r = op[9] == 'f' ? _IO_file_fopen(f, a, "w", 1) : _IO_file_open(f, a, O_CREAT | O_WRONLY, 0600, 4, 1);
+        pointer(command, r, errno, NULL);
+        if (r) fclose(r);
+    }
+    else if (strcmp(op, "open_catalog") == 0)
+    {
+        static long catalog[128];
+        memset(catalog, 0, sizeof catalog);
+        long r = __open_catalog(a, NULL, NULL, catalog);
+        line(command, r, errno, NULL);
+    }
+    else if (strcmp(op, "utmp_all") == 0)
+    {
+        /* judged from /var/lib, "../tmp/..." is /var/tmp/...; opened from /var, it is /tmp/... */
+        if (chdir("/var/lib") != 0) { line(command, -998, errno, "chdir"); return; }
+        int named = utmpname(a);
+        if (chdir("/var") != 0) { line(command, -998, errno, "chdir"); return; }
+        printf("%s => result=%d\n", command, named);
+        struct utmp u = { .ut_type = USER_PROCESS }, buffer, *got;
+        struct utmpx ux = { .ut_type = USER_PROCESS };
+        snprintf(u.ut_line, sizeof u.ut_line, "pts/9");
+        snprintf(ux.ut_line, sizeof ux.ut_line, "pts/9");
+#define UT(name, call) do { endutent(); errno = 0; void *p_ = (void *)(call); int e_ = errno; \
+        printf("utmp_all:%s => result=%s errno=%d\n", name, p_ ? "ptr" : "NULL", e_); } while (0)
+#define UT_R(name, call) do { endutent(); errno = 0; got = NULL; int r_ = (call); int e_ = errno; \
+        printf("utmp_all:%s => result=%d got=%s errno=%d\n", name, r_, got ? got->ut_user : "NULL", e_); } while (0)
+        endutent(); errno = 0; setutent(); printf("utmp_all:setutent => errno=%d\n", errno);
+        UT("getutent", getutent());
+        UT_R("getutent_r", getutent_r(&buffer, &got));
+        UT("getutid", getutid(&u));
+        UT_R("getutid_r", getutid_r(&u, &buffer, &got));
+        UT("getutline", getutline(&u));
+        UT_R("getutline_r", getutline_r(&u, &buffer, &got));
+        UT("setutxent+getutxent", (setutxent(), getutxent()));
+        UT("getutxid", getutxid(&ux));
+        UT("getutxline", getutxline(&ux));
+        UT("pututline", pututline(&u));
+        UT("pututxline", pututxline(&ux));
+        endutent();
+        fflush(stdout);
+    }
+    else if (strcmp(op, "clnttcp") == 0)
+    {
+        struct sockaddr_in to = inet4(a, atoi(b));
+        int fd = RPC_ANYSOCK_;
+        void *client = clnttcp_create(&to, 100000, 2, &fd, 0, 0);
+        pointer(command, client, errno, NULL);
+    }
+    else if (strcmp(op, "clnt_create") == 0) { void *client = clnt_create(a, 100000, 2, "tcp"); pointer(command, client, errno, NULL); }
     else line(command, -999, 0, "unknown-command");
 }
 
