@@ -200,13 +200,14 @@ public sealed class AliasFileProbeTests : IDisposable
     public void Dispose() => box.Dispose();
 }
 
-/// <summary>create_child_process through popen's and system's other names, after the caller dropped LD_PRELOAD.</summary>
+/// <summary>create_child_process through popen's and system's other names and popen's engine, after the caller dropped LD_PRELOAD.</summary>
 public sealed class AliasProcessProbeTests : IDisposable
 {
     private readonly Sandbox box = new();
 
     private string[] Commands(string marker) =>
-        [$"_IO_popen echo \"popen:$LD_PRELOAD\" >> {marker}", $"__libc_system echo \"system:$LD_PRELOAD\" >> {marker}"];
+        [$"_IO_popen echo \"popen:$LD_PRELOAD\" >> {marker}", $"__libc_system echo \"system:$LD_PRELOAD\" >> {marker}",
+         $"_IO_proc_open echo \"proc_open:$LD_PRELOAD\" >> {marker}"];
 
     private RunResult Run(string action, string marker) =>
         Preloaded.Run(AliasProbe.Exe.Value, Commands(marker), box.Policy(AliasProbe.Policy("allow", action)));
@@ -219,9 +220,10 @@ public sealed class AliasProcessProbeTests : IDisposable
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal("result=NULL errno=1", AliasProbe.Line(run, Commands(marker)[0]));
         Assert.StartsWith("result=-1 ", AliasProbe.Line(run, Commands(marker)[1]));
+        Assert.Equal("result=NULL errno=1", AliasProbe.Line(run, Commands(marker)[2]));
         Assert.False(File.Exists(marker), $"a shell ran\n{run}");
         var events = AliasProbe.Events(run, "create_child_process");
-        Assert.Equal(2, events.Length);
+        Assert.Equal(3, events.Length);
         Assert.All(events, e => Assert.StartsWith("block /bin/sh -c ", e));
     }
 
@@ -232,10 +234,11 @@ public sealed class AliasProcessProbeTests : IDisposable
         var run = Run("alert", marker);
         Assert.Equal("result=ptr errno=0 status=0", AliasProbe.Line(run, Commands(marker)[0]));
         Assert.Equal("result=0 errno=0", AliasProbe.Line(run, Commands(marker)[1]));
+        Assert.Equal("result=ptr errno=0 status=0", AliasProbe.Line(run, Commands(marker)[2]));
         // the children kept the library although the caller had removed it from its environment
-        Assert.Equal([$"popen:{Machine.Library}", $"system:{Machine.Library}"], File.ReadAllLines(marker));
+        Assert.Equal([$"popen:{Machine.Library}", $"system:{Machine.Library}", $"proc_open:{Machine.Library}"], File.ReadAllLines(marker));
         var events = AliasProbe.Events(run, "create_child_process");
-        Assert.Equal(2, events.Length);
+        Assert.Equal(3, events.Length);
         Assert.All(events, e => Assert.StartsWith("alert /bin/sh -c ", e));
     }
 

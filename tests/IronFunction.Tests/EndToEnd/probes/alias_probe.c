@@ -17,6 +17,7 @@
  *   ruserpass HOME                         ~/.netrc read with HOME set
  *   write_utmp P USER                      (setup, without the library) a utmp file with one entry
  *   _IO_popen CMD, __libc_system CMD       run CMD by a shell, after unsetenv("LD_PRELOAD")
+ *   _IO_proc_open CMD                      the same through popen's engine, on a FILE set up by hand
  *   __sendmmsg A PORT                      one UDP datagram "alias-mmsg" to A:PORT (IPv4)
  *   rexec H PORT, rexec_af H PORT, rcmd H PORT, rcmd_af H PORT   connect to H:PORT through the r* commands
  *   ruserok H, ruserok_af H                look H up through ruserok
@@ -40,6 +41,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <utmp.h>
 #include <utmpx.h>
@@ -50,6 +52,7 @@ extern int __open64(const char *path, int flags, ...);
 extern FILE *_IO_fopen(const char *path, const char *mode);
 extern FILE *_IO_popen(const char *command, const char *mode);
 extern int __libc_system(const char *command);
+extern FILE *_IO_proc_open(FILE *stream, const char *command, const char *mode);
 extern int __sendmmsg(int fd, struct mmsghdr *vector, unsigned int count, int flags);
 extern int __xmknod(int version, const char *path, mode_t mode, dev_t *dev);
 extern int __xmknodat(int version, int dirfd, const char *path, mode_t mode, dev_t *dev);
@@ -205,6 +208,21 @@ static void run(char *command)
             pointer(command, f, error, more);
         }
         else { long r = __libc_system(rest); line(command, r, errno, NULL); }
+    }
+    else if (strcmp(op, "_IO_proc_open") == 0)
+    {
+        /* what the engine reads of the FILE: no descriptor yet, and a lock */
+        static long file[512], lock[16];
+        FILE *f = (FILE *)file;
+        f->_fileno = -1;
+        f->_lock = (void *)lock;
+        unsetenv("LD_PRELOAD");
+        FILE *r = _IO_proc_open(f, rest, "r");
+        int error = errno, status = -1;
+        if (r) waitpid(-1, &status, 0);
+        char more[64];
+        snprintf(more, sizeof more, "status=%d", status);
+        pointer(command, r, error, r ? more : NULL);
     }
     else if (strcmp(op, "__sendmmsg") == 0)
     {
