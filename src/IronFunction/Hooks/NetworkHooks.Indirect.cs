@@ -73,6 +73,31 @@ internal static unsafe partial class NetworkHooks
         JudgeName(name, "_nss_dns_getnetbyname_r", NumericText.None)
             ? RealNetwork._nss_dns_getnetbyname_r(name, result, buffer, size, errnop, herrnop) : Unavailable(errnop, herrnop);
 
+    // ---- the resolver's own context entry points (GLIBC_PRIVATE; __resolv_context_get hands out the context) ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___res_context_query")]
+    private static int ResContextQuery(byte* context, byte* name, int @class, int type, byte* answer, int size, byte** answerp, byte** answerp2,
+        int* answer2Size, int* reply2Length, int* answer2Malloced) =>
+        JudgeQuery(name, "__res_context_query", ContextState(context))
+            ? RealNetwork.__res_context_query(context, name, @class, type, answer, size, answerp, answerp2, answer2Size, reply2Length, answer2Malloced) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___res_context_search")]
+    private static int ResContextSearch(byte* context, byte* name, int @class, int type, byte* answer, int size, byte** answerp, byte** answerp2,
+        int* answer2Size, int* reply2Length, int* answer2Malloced) =>
+        JudgeQuery(name, "__res_context_search", ContextState(context))
+            ? RealNetwork.__res_context_search(context, name, @class, type, answer, size, answerp, answerp2, answer2Size, reply2Length, answer2Malloced) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___res_context_send")]
+    private static int ResContextSend(byte* context, byte* message, int length, byte* message2, int length2, byte* answer, int size,
+        byte** answerp, byte** answerp2, int* answer2Size, int* reply2Length, int* answer2Malloced) =>
+        JudgeQueryMessage(message, length, "__res_context_send", ContextState(context)) &&
+        (message2 == null || JudgeQueryMessage(message2, length2, "__res_context_send", ContextState(context)))
+            ? RealNetwork.__res_context_send(context, message, length, message2, length2, answer, size, answerp, answerp2, answer2Size, reply2Length, answer2Malloced)
+            : -1;
+
+    /// <summary>struct resolv_context begins with its struct __res_state pointer.</summary>
+    private static byte* ContextState(byte* context) => Readable(context) && Readable(*(byte**)context) ? *(byte**)context : null;
+
     private static int Unavailable(int* errnop, int* herrnop)
     {
         if (Readable(errnop)) *errnop = Errno.EPERM;

@@ -37,6 +37,8 @@ internal static unsafe class RealNetwork
     public static delegate* unmanaged<byte*, nint*, byte*, nuint, int*, int*, int*, int> _nss_dns_gethostbyname4_r;
     public static delegate* unmanaged<byte*, byte*, nuint, byte**, int*, int*, int> _nss_dns_getcanonname_r;
 
+    public static delegate* unmanaged<byte*, byte*, int, int, byte*, int, byte**, byte**, int*, int*, int*, int> __res_context_query, __res_context_search;
+    public static delegate* unmanaged<byte*, byte*, int, byte*, int, byte*, int, byte**, byte**, int*, int*, int*, int> __res_context_send;
     // sunrpc (NetworkHooks.Rpc.cs), compat symbols
     public static delegate* unmanaged<byte*, nuint, nuint, byte*, nint> clnt_create;
     public static delegate* unmanaged<byte*, nuint, nuint, nuint, nint, nint, nint, nint, int> callrpc;
@@ -56,6 +58,9 @@ internal static unsafe class RealNetwork
 
     public static void Resolve()
     {
+        __res_context_query = (delegate* unmanaged<byte*, byte*, int, int, byte*, int, byte**, byte**, int*, int*, int*, int>)Real.Sym("__res_context_query"u8, quiet: true);
+        __res_context_search = (delegate* unmanaged<byte*, byte*, int, int, byte*, int, byte**, byte**, int*, int*, int*, int>)Real.Sym("__res_context_search"u8, quiet: true);
+        __res_context_send = (delegate* unmanaged<byte*, byte*, int, byte*, int, byte*, int, byte**, byte**, int*, int*, int*, int>)Real.Sym("__res_context_send"u8, quiet: true);
         clnt_create = (delegate* unmanaged<byte*, nuint, nuint, byte*, nint>)Real.Sym("clnt_create"u8, quiet: true);
         callrpc = (delegate* unmanaged<byte*, nuint, nuint, nuint, nint, nint, nint, nint, int>)Real.Sym("callrpc"u8, quiet: true);
         getrpcport = (delegate* unmanaged<byte*, nint, nint, int, int>)Real.Sym("getrpcport"u8, quiet: true);

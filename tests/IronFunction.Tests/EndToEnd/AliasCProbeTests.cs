@@ -277,6 +277,8 @@ public class AliasNetworkProbeTests
         ("ruserok exfil.dns.evil.example", "exfil.dns.evil.example"),
         ("ruserok_af secret-0123456789.evil.example", "secret-0123456789.evil.example"),
         ("nss_dns4 exfil.dns.evil.example", "exfil.dns.evil.example"),
+        ("res_context_query exfil.dns.evil.example", "exfil.dns.evil.example"),
+        ("res_context_send secret-0123456789.evil.example", "secret-0123456789.evil.example"),
         ("clnttcp 203.0.113.7 7070", "203.0.113.7:7070"),
         ("clnttcp 203.0.113.77 7070", null),
         ("clnt_create evil.example", "evil.example"),

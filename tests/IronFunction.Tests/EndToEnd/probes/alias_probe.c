@@ -25,6 +25,7 @@
  *   _IO_file_fopen P, _IO_file_open P      reopen a stream's FILE on P for writing, as freopen does inside
  *   open_catalog P                         __open_catalog(P) into a zeroed catalog
  *   utmp_all REL                           utmpname(REL) from /var/lib, then every utmp opener from /var
+ *   res_context_query H, res_context_send H   the resolver's context entry points, a query for H's A record
  *   clnttcp A PORT, clnt_create H          sunrpc clients: a TCP client of A:PORT; a client of H's portmapper
  */
 #define _GNU_SOURCE
@@ -35,6 +36,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <nl_types.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,16 @@ extern void *clnttcp_create(struct sockaddr_in *server, unsigned long program, u
 extern void *clnt_create(const char *host, unsigned long program, unsigned long version, const char *protocol);
 __asm__(".symver clnttcp_create, clnttcp_create@GLIBC_2.2.5");
 __asm__(".symver clnt_create, clnt_create@GLIBC_2.2.5");
+/* the resolver's context entry points (GLIBC_PRIVATE) */
+struct resolv_context;
+extern struct resolv_context *__resolv_context_get(void);
+extern void __resolv_context_put(struct resolv_context *context);
+extern int __res_context_query(struct resolv_context *context, const char *name, int class, int type, unsigned char *answer,
+                               int size, unsigned char **answerp, unsigned char **answerp2, int *nanswerp2, int *resplen2,
+                               int *answerp2_malloced);
+extern int __res_context_send(struct resolv_context *context, const unsigned char *message, int length,
+                              const unsigned char *message2, int length2, unsigned char *answer, int size, unsigned char **answerp,
+                              unsigned char **answerp2, int *nanswerp2, int *resplen2, int *answerp2_malloced);
 struct gaih_addrtuple;
 extern int _nss_dns_gethostbyname4_r(const char *name, struct gaih_addrtuple **pat, char *buffer, size_t size,
                                      int *errnop, int *herrnop, int32_t *ttl);
@@ -304,6 +316,22 @@ static void run(char *command)
         UT("pututxline", pututxline(&ux));
         endutent();
         fflush(stdout);
+    }
+    else if (strcmp(op, "res_context_query") == 0 || strcmp(op, "res_context_send") == 0)
+    {
+        unsigned char answer[1024], message[512];
+        struct resolv_context *context = __resolv_context_get();
+        int r;
+        errno = 0;
+        if (op[12] == 'q') r = __res_context_query(context, a, 1, 1, answer, sizeof answer, NULL, NULL, NULL, NULL, NULL);
+        else
+        {
+            int length = res_mkquery(0, a, 1, 1, NULL, 0, NULL, message, sizeof message);
+            r = __res_context_send(context, message, length, NULL, 0, answer, sizeof answer, NULL, NULL, NULL, NULL, NULL);
+        }
+        int error = errno;
+        __resolv_context_put(context);
+        line(command, r < 0 ? -1 : 0, error, NULL);
     }
     else if (strcmp(op, "clnttcp") == 0)
     {
