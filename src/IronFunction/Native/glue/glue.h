@@ -93,6 +93,7 @@ IRON_SHARED void iron_native_resolve(void);
 #define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)
 #define IRON_CAT(a, b) IRON_CAT_(a, b)
 #define IRON_CAT_(a, b) a##b
+
 /* ---- thread_marks.c ---- */
 
 /* This thread is inside a hook, or is the library's own; the caller's return address while it is in a

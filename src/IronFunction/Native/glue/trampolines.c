@@ -5,6 +5,7 @@
  *    jumps to its managed hook (iron_hook_<name>) once the library has started, or straight to
  *    the real libc function before that: other libraries' ELF constructors may run before this
  *    library's, and a managed hook entered before the runtime is set up crashes the process.
+ *    libc's other names of a hooked function (Hooks/libc.aliases) are exported at the same code.
  *
  * 2. The runtime's own native code (GC, PAL, System.Native) calls some of the same libc names.
  *    Were those calls to reach a managed hook from a GC thread or during runtime start, the
