@@ -11,7 +11,7 @@ namespace IronFunction.Hooks;
 /// Each is thin: judge the path argument(s), then call the real function or deny.
 /// Their names are listed in Hooks/files.symbols; a test keeps both in step.
 /// </summary>
-internal static unsafe class FileHooks
+internal static unsafe partial class FileHooks
 {
     private const int AT = Libc.AT_FDCWD;
     private const int O_WRONLY = 1, O_CREAT = 0x40, O_TRUNC = 0x200, O_TMPFILE_BIT = 0x400000;

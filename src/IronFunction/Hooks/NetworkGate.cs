@@ -176,7 +176,51 @@ internal static unsafe class NetworkGate
         return !block;
     }
 
+    /// <summary>
+    /// sunrpc: an IPv4 server address (struct sockaddr_in) the call sends to with glibc's internal calls; a zero
+    /// port means the portmapper's, <paramref name="defaultPort"/>. Denied: EPERM.
+    /// </summary>
+    public static bool PermitServer(byte* address, ushort defaultPort, string function)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(address)) return true;
+        var bytes = new ReadOnlySpan<byte>(address, 16);
+        if (SocketDestination.Decode(bytes, unspecIsV4: true, out var destination, out ushort port) != SocketAddressKind.Inet) return true;
+        return Allowed(destination, out var known) || Violation(action, function, destination, port == 0 ? defaultPort : port, known);
+    }
+
+    /// <summary>clnt_broadcast: every interface's broadcast address, judged as 255.255.255.255.</summary>
+    public static bool PermitBroadcast(ushort port, string function)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        var destination = NetAddress.FromV4(0xffffffff);
+        return Allowed(destination, out var known) || Violation(action, function, destination, port, known);
+    }
+
     // ---- name lookups ----
+
+    /// <summary>
+    /// rexec and rcmd: the host they look up and connect to with glibc's internal calls. A name is judged
+    /// like getaddrinfo's (denied: EPERM), an address like connect's destination, at the port given in network order.
+    /// </summary>
+    public static bool PermitRemoteHost(byte* host, ushort networkPort, string function)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(host)) return true;
+        int length = (int)Libc.Strnlen(host, LongestName + 1);
+        var text = new ReadOnlySpan<byte>(host, length);
+        if (length <= LongestName && NumericHost.IsNumericForGetaddrinfo(text))
+        {
+            int scope = text.IndexOf((byte)'%');
+            if (ParseAddress(System.Text.Encoding.UTF8.GetString(scope < 0 ? text : text[..scope])) is not { } destination) return true;
+            ushort port = (ushort)((networkPort >> 8) | ((networkPort & 0xff) << 8));
+            return Allowed(destination, out var known) || Violation(action, function, destination, port, known);
+        }
+        if (JudgeName(action, text, NumericText.Getaddrinfo, function, out _, out _) != LookupVerdict.Deny) return true;
+        Errno.Value = Errno.EPERM;
+        return false;
+    }
 
     /// <summary>getaddrinfo: a NULL node (local addresses) and AI_NUMERICHOST never reach a resolver.</summary>
     public static LookupVerdict JudgeGetaddrinfo(byte* node, byte* hints, out string? name, out bool allowed, string function = "getaddrinfo")

@@ -9,7 +9,7 @@ namespace IronFunction.Hooks;
 /// Each is thin: judge the destination or the name, then call the real function or deny in the
 /// function's own convention. Their names are listed in Hooks/network.symbols.
 /// </summary>
-internal static unsafe class NetworkHooks
+internal static unsafe partial class NetworkHooks
 {
     // ---- connections and datagrams: denied with -1 and EPERM ----
 

@@ -105,6 +105,10 @@ internal static unsafe class ProcessHooks
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_popen")]
     private static int Popen(byte* command) => JudgeShell("popen", command);
 
+    // popen's own engine (exported, with a FILE the caller set up): the same judgement
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook__IO_proc_open")]
+    private static int IoProcOpen(byte* command) => JudgeShell("_IO_proc_open", command);
+
     // ---- containment: nothing escapes into the host; a call let through keeps the errno it came with.
     // A failure inside the library denies in block mode (the kernel filter would deny it too) and lets
     // the call through otherwise, logged.

@@ -14,6 +14,9 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "dlsym")]
     public static partial nint Dlsym(nint handle, byte* symbol);
 
+    [LibraryImport("libc", EntryPoint = "dlvsym")]
+    public static partial nint Dlvsym(nint handle, byte* symbol, byte* version);
+
     [LibraryImport("libc", EntryPoint = "__errno_location")]
     [SuppressGCTransition]
     public static partial int* ErrnoLocation();

@@ -126,9 +126,11 @@ internal static unsafe partial class Real
         tmpfile64 = (delegate* unmanaged<nint>)Sym("tmpfile64"u8);
         fchdir = (delegate* unmanaged<int, int>)Sym("fchdir"u8);
         bind = (delegate* unmanaged<int, byte*, uint, int>)Sym("bind"u8);
+        ResolveIndirect();
     }
 
-    internal static nint Sym(ReadOnlySpan<byte> name)
+    /// <param name="quiet">a function only some glibc versions export (GLIBC_PRIVATE, compat): its absence is no news</param>
+    internal static nint Sym(ReadOnlySpan<byte> name, bool quiet = false)
     {
         Span<byte> z = stackalloc byte[name.Length + 1];
         name.CopyTo(z);
@@ -136,8 +138,13 @@ internal static unsafe partial class Real
         fixed (byte* p = z)
         {
             nint f = Libc.Dlsym(Libc.RTLD_NEXT, p);
+            // a compat-only symbol (sunrpc, __res_query...) has no default version for dlsym: its first version has it
+            if (f == 0)
+                fixed (byte* v = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture ==
+                       System.Runtime.InteropServices.Architecture.Arm64 ? "GLIBC_2.17\0"u8 : "GLIBC_2.2.5\0"u8)
+                    f = Libc.Dlvsym(Libc.RTLD_NEXT, p, v);
             // a libc without the symbol has no caller for the hook either; failing loudly beats a null call
-            if (f == 0) Lifecycle.Diagnostics.Warn("lifecycle", $"libc has no {System.Text.Encoding.UTF8.GetString(name)}; its hook calls fail with ENOSYS");
+            if (f == 0 && !quiet) Lifecycle.Diagnostics.Warn("lifecycle", $"libc has no {System.Text.Encoding.UTF8.GetString(name)}; its hook calls fail with ENOSYS");
             return f == 0 ? (nint)(delegate* unmanaged<int>)&MissingFunction : f;
         }
     }

@@ -6,8 +6,8 @@ namespace IronFunction.Tests.EndToEnd;
 
 /// <summary>
 /// The hooked symbols are named in Hooks/&lt;control&gt;.symbols: every name has a managed hook
-/// (iron_hook_&lt;name&gt;), and the built library exports exactly these names, unversioned, so that
-/// they interpose libc.
+/// (iron_hook_&lt;name&gt;), and the built library exports exactly these names and their aliases
+/// (Hooks/libc.aliases), unversioned, so that they interpose libc.
 /// </summary>
 public class ExportsTests
 {
@@ -16,6 +16,12 @@ public class ExportsTests
         .SelectMany(File.ReadAllLines)
         .Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
 
+    /// <summary>Hooks/libc.aliases: "alias target", libc's other names of a hooked function, exported at the target's code.</summary>
+    private static readonly (string Alias, string Target)[] Aliases = File
+        .ReadAllLines(Path.Combine(Machine.RepoRoot, "src", "IronFunction", "Hooks", "libc.aliases"))
+        .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => f.Length > 0)
+        .Select(f => (f[0], f[1])).ToArray();
+
     /// <summary>Managed entry points that are the library's own, not libc interceptors.</summary>
     private static readonly string[] OwnEntryPoints = ["iron_function_start", "iron_function_exit", "iron_process_native_config", "iron_process_vfork_report"];
 
@@ -23,6 +29,37 @@ public class ExportsTests
     public void The_list_has_no_duplicates()
     {
         Assert.Equal(Listed.Length, Listed.Distinct().Count());
+        var aliases = Aliases.Select(a => a.Alias).ToArray();
+        Assert.Equal(aliases.Length, aliases.Distinct().Count());
+        Assert.Empty(aliases.Intersect(Listed));
+        Assert.All(Aliases, a => Assert.Contains(a.Target, Listed));
+    }
+
+    [Fact]
+    public void The_alias_list_has_every_name_this_machines_libc_exports_at_a_hooked_address()
+    {
+        // tools/libc-aliases reads nm -D of libc.so.6 (every version: GLIBC_PRIVATE, compat '@' ones)
+        var run = Preloaded.RunPlain(Machine.Bash.Value, [Path.Combine(Machine.RepoRoot, "tools", "libc-aliases")]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var found = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToArray();
+        Assert.NotEmpty(found);
+        var missing = found.Except(Aliases.Select(a => $"{a.Alias} {a.Target}")).ToArray();
+        Assert.True(missing.Length == 0,
+            $"Hooks/libc.aliases misses these (run tools/libc-aliases > src/IronFunction/Hooks/libc.aliases):\n{string.Join('\n', missing)}");
+    }
+
+    [Fact]
+    public void Each_alias_is_exported_at_its_targets_code()
+    {
+        var nm = Preloaded.RunPlain("nm", ["-D", "--defined-only", Machine.Library]);
+        var address = nm.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => f.Length == 3)
+            .ToDictionary(f => f[2], f => f[0]);
+        Assert.All(Aliases, a =>
+        {
+            Assert.True(address.ContainsKey(a.Alias), $"{a.Alias} is not exported");
+            Assert.Equal(address[a.Target], address[a.Alias]);
+        });
     }
 
     [Fact]
@@ -51,7 +88,7 @@ public class ExportsTests
             .ToArray();
         // a versioned export (open@@V1.0) does not interpose libc's open
         Assert.DoesNotContain(exported, s => s.Contains('@'));
-        Assert.Equal(Listed.Order().ToArray(), exported.Order().ToArray());
+        Assert.Equal(Listed.Concat(Aliases.Select(a => a.Alias)).Order().ToArray(), exported.Order().ToArray());
     }
 
     [Fact]

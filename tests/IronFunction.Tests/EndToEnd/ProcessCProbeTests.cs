@@ -596,12 +596,12 @@ public class ProcessGlueTests
     public void Every_process_symbol_has_its_own_wrapper_in_the_glue()
     {
         var hooks = Path.Combine(Machine.RepoRoot, "src", "IronFunction", "Hooks");
-        var glue = File.ReadAllText(Path.Combine(Machine.RepoRoot, "src", "IronFunction", "Native", "glue", "trampolines.c"));
+        var glue = File.ReadAllText(Path.Combine(Machine.RepoRoot, "src", "IronFunction", "Native", "glue", "glue.h"));
         var listed = File.ReadAllLines(Path.Combine(hooks, "process.symbols")).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
         Assert.NotEmpty(listed);
         // a process name without IRON_OWN_<name> would get the generic trampoline, straight into its judge
         foreach (var name in listed)
-            Assert.True(glue.Contains($"#define IRON_OWN_{name} ~, 1", StringComparison.Ordinal), $"{name} has no wrapper of its own in the glue (trampolines.c)");
+            Assert.True(glue.Contains($"#define IRON_OWN_{name} ~, 1", StringComparison.Ordinal), $"{name} has no wrapper of its own in the glue (glue.h)");
         var own = System.Text.RegularExpressions.Regex.Matches(glue, @"#define IRON_OWN_(\w+) ~, 1").Select(m => m.Groups[1].Value);
         Assert.Equal(listed.Order(StringComparer.Ordinal), own.Order(StringComparer.Ordinal));
     }

@@ -63,6 +63,38 @@ IRON_SHARED void iron_native_resolve(void);
 /* The real function, resolved first if a call comes before the constructor. */
 #define REAL(name) (iron_native_real_##name ? 0 : (iron_native_resolve(), 0), (__typeof__(&name))iron_native_real_##name)
 
+/* An exported name at the address of another in this file: libc's own way of giving a function two names. */
+#define IRON_ALIAS_OF(alias, target)                                                     \
+    __asm__(".globl " #alias "\n"                                                       \
+            ".type " #alias ",@function\n"                                              \
+            ".set " #alias ", " #target "\n");
+
+/* Names whose exported definition is written in C instead of generated (create_child_process, process.c). */
+#define IRON_OWN_fork ~, 1
+#define IRON_OWN__Fork ~, 1
+#define IRON_OWN___fork ~, 1
+#define IRON_OWN_vfork ~, 1
+#define IRON_OWN_clone ~, 1
+#define IRON_OWN_posix_spawn ~, 1
+#define IRON_OWN_posix_spawnp ~, 1
+#define IRON_OWN_system ~, 1
+#define IRON_OWN_popen ~, 1
+#define IRON_OWN__IO_proc_open ~, 1
+#define IRON_OWN_execve ~, 1
+#define IRON_OWN_execv ~, 1
+#define IRON_OWN_execvp ~, 1
+#define IRON_OWN_execvpe ~, 1
+#define IRON_OWN_execl ~, 1
+#define IRON_OWN_execlp ~, 1
+#define IRON_OWN_execle ~, 1
+#define IRON_OWN_fexecve ~, 1
+#define IRON_OWN_execveat ~, 1
+#define IRON_SECOND(a, b, ...) b
+#define IRON_IS_OWN(name) IRON_SECOND_(IRON_OWN_##name, 0, ~)
+#define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)
+#define IRON_CAT(a, b) IRON_CAT_(a, b)
+#define IRON_CAT_(a, b) a##b
+
 /* ---- thread_marks.c ---- */
 
 /* This thread is inside a hook, or is the library's own; the caller's return address while it is in a

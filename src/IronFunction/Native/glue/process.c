@@ -62,6 +62,8 @@ extern int iron_hook_posix_spawn(const char *path, char *const argv[]);
 extern int iron_hook_posix_spawnp(const char *file, char *const argv[]);
 extern int iron_hook_system(const char *command);
 extern int iron_hook_popen(const char *command);
+extern int iron_hook__IO_proc_open(const char *command);
+extern FILE *_IO_proc_open(FILE *stream, const char *command, const char *mode);
 extern pid_t __fork(void);
 
 static void free_record(void *record) { free(record); }
@@ -406,3 +408,18 @@ FILE *popen(const char *command, const char *mode)
     iron_log_before_child();
     return REAL(popen)(command, mode);
 }
+
+/* popen's engine, exported by glibc: a caller that set up the FILE itself starts a shell through it */
+FILE *_IO_proc_open(FILE *stream, const char *command, const char *mode)
+{
+    if (DENIED(iron_hook__IO_proc_open(command), iron_native_shell("_IO_proc_open", command))) return NULL;
+    if (iron_hooks_ready && !iron_in_vfork_child) iron_protect_own_environment();
+    return REAL(_IO_proc_open)(stream, command, mode);
+}
+
+/* libc's other names of these functions (Hooks/libc.aliases: __libc_system, _IO_popen, __libc_fork, ...). */
+#define IRON_ALIAS_IF_OWN_0(alias, target)
+#define IRON_ALIAS_IF_OWN_1(alias, target) IRON_ALIAS_OF(alias, target)
+#define IRON_ALIAS(alias, target) IRON_CAT(IRON_ALIAS_IF_OWN_, IRON_IS_OWN(target))(alias, target)
+#include "hooked_aliases.h"
+#undef IRON_ALIAS

@@ -5,6 +5,7 @@
  *    jumps to its managed hook (iron_hook_<name>) once the library has started, or straight to
  *    the real libc function before that: other libraries' ELF constructors may run before this
  *    library's, and a managed hook entered before the runtime is set up crashes the process.
+ *    libc's other names of a hooked function (Hooks/libc.aliases) are exported at the same code.
  *
  * 2. The runtime's own native code (GC, PAL, System.Native) calls some of the same libc names.
  *    Were those calls to reach a managed hook from a GC thread or during runtime start, the
@@ -26,7 +27,15 @@ unsigned char iron_process_protect_tree;
 /* Resolves every real function; idempotent, callable from any trampoline before the constructor ran. */
 __attribute__((used)) void iron_native_resolve(void)
 {
-#define IRON_HOOK(name, control) if (!iron_native_real_##name) iron_native_real_##name = dlsym(RTLD_NEXT, #name);
+/* a compat-only symbol (sunrpc) has no default version for dlsym: the architecture's first glibc version has it */
+#ifdef __aarch64__
+#define IRON_GLIBC_BASE "GLIBC_2.17"
+#else
+#define IRON_GLIBC_BASE "GLIBC_2.2.5"
+#endif
+#define IRON_HOOK(name, control)                                                                          \
+    if (!iron_native_real_##name) iron_native_real_##name = dlsym(RTLD_NEXT, #name);                      \
+    if (!iron_native_real_##name) iron_native_real_##name = dlvsym(RTLD_NEXT, #name, IRON_GLIBC_BASE);
 #include "hooked_symbols.h"
 #undef IRON_HOOK
 }
@@ -93,34 +102,18 @@ __attribute__((visibility("hidden"))) void iron_native_set_hook_lists(int files,
             "    jmp *%r10\n"                                                            \
             ".size " #name ", .-" #name "\n");
 
-/* Names whose exported definition is written in C instead of generated (create_child_process, process.c). */
-#define IRON_OWN_fork ~, 1
-#define IRON_OWN__Fork ~, 1
-#define IRON_OWN___fork ~, 1
-#define IRON_OWN_vfork ~, 1
-#define IRON_OWN_clone ~, 1
-#define IRON_OWN_posix_spawn ~, 1
-#define IRON_OWN_posix_spawnp ~, 1
-#define IRON_OWN_system ~, 1
-#define IRON_OWN_popen ~, 1
-#define IRON_OWN_execve ~, 1
-#define IRON_OWN_execv ~, 1
-#define IRON_OWN_execvp ~, 1
-#define IRON_OWN_execvpe ~, 1
-#define IRON_OWN_execl ~, 1
-#define IRON_OWN_execlp ~, 1
-#define IRON_OWN_execle ~, 1
-#define IRON_OWN_fexecve ~, 1
-#define IRON_OWN_execveat ~, 1
-#define IRON_SECOND(a, b, ...) b
-#define IRON_IS_OWN(name) IRON_SECOND_(IRON_OWN_##name, 0, ~)
-#define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)
-#define IRON_CAT(a, b) IRON_CAT_(a, b)
-#define IRON_CAT_(a, b) a##b
 #define IRON_EXPORT_UNLESS_OWN_0(name, control) IRON_EXPORT(name, control)
 #define IRON_EXPORT_UNLESS_OWN_1(name, control)
 
 #define IRON_HOOK(name, control) IRON_WRAP(name) IRON_CAT(IRON_EXPORT_UNLESS_OWN_, IRON_IS_OWN(name))(name, control)
 #include "hooked_symbols.h"
 #undef IRON_HOOK
+
+/* libc's other names of a generated export (Hooks/libc.aliases): the same code, so the same judgement.
+   Those of a process function are in process.c, beside their target. */
+#define IRON_ALIAS_UNLESS_OWN_0(alias, target) IRON_ALIAS_OF(alias, target)
+#define IRON_ALIAS_UNLESS_OWN_1(alias, target)
+#define IRON_ALIAS(alias, target) IRON_CAT(IRON_ALIAS_UNLESS_OWN_, IRON_IS_OWN(target))(alias, target)
+#include "hooked_aliases.h"
+#undef IRON_ALIAS
 

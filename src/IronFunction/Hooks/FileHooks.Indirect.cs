@@ -1,0 +1,245 @@
+using System.Runtime.InteropServices;
+using IronFunction.Native;
+using static IronFunction.Hooks.FileGate;
+
+namespace IronFunction.Hooks;
+
+/// <summary>
+/// libc functions that open a file through glibc's internal calls, past the public open (Hooks/files.symbols):
+/// each is judged at its own entry, like the public function it stands for. Also the compat mknod entry
+/// points, whose signature differs (__xmknod, __xmknodat).
+/// </summary>
+internal static unsafe partial class FileHooks
+{
+    private const int O_ACCMODE = 3, O_NOFOLLOW = 0x20000;
+
+    // ---- mknod's compat entry points (glibc before 2.33 routed mknod through them): ver, path, mode, &dev ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___xmknod")]
+    private static int Xmknod(int version, byte* path, uint mode, ulong* dev) =>
+        Judge(AT, path, false, "__xmknod") ? Real.__xmknod(version, path, mode, dev) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___xmknodat")]
+    private static int Xmknodat(int version, int dirfd, byte* path, uint mode, ulong* dev) =>
+        Judge(dirfd, path, false, "__xmknodat") ? Real.__xmknodat(version, dirfd, path, mode, dev) : -1;
+
+    // ---- glibc's own open (GLIBC_PRIVATE, reachable with dlvsym): the same judgement as open ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___open_nocancel")]
+    private static int OpenNocancel(byte* path, int flags, uint mode) =>
+        JudgeOpen(AT, path, flags, mode, "__open_nocancel", out int fd) switch
+        {
+            OpenOutcome.CallReal => Real.__open_nocancel(path, flags, mode),
+            OpenOutcome.Denied => -1,
+            _ => fd,
+        };
+
+    // ---- stdio opened inside libc: a path and an fopen mode (or open flags) ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_setmntent")]
+    private static nint Setmntent(byte* path, byte* mode) =>
+        Judge(AT, path, true, "setmntent", FileGate.FopenReads(mode)) ? Real.setmntent(path, mode) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___nss_files_fopen")]
+    private static nint NssFilesFopen(byte* path) => Judge(AT, path, true, "__nss_files_fopen", true) ? Real.__nss_files_fopen(path) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook__IO_file_fopen")]
+    private static nint IoFileFopen(nint stream, byte* path, byte* mode, int is32) =>
+        Judge(AT, path, true, "_IO_file_fopen", FileGate.FopenReads(mode)) ? Real._IO_file_fopen(stream, path, mode, is32) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook__IO_file_open")]
+    private static nint IoFileOpen(nint stream, byte* path, int flags, int prot, int readWrite, int is32) =>
+        Judge(AT, path, (flags & O_NOFOLLOW) == 0, "_IO_file_open", FileGate.OpensForReading(flags))
+            ? Real._IO_file_open(stream, path, flags, prot, readWrite, is32) : 0;
+
+    // ---- message catalogs: a path, or a name looked up along NLSPATH (whose %L comes from LANG) ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_catopen")]
+    private static nint Catopen(byte* name, int flag)
+    {
+        const int NL_CAT_LOCALE = 1;
+        // the locale's name cannot hold a '/' (setlocale refuses one); LANG can
+        string? language = flag == NL_CAT_LOCALE ? null : Libc.GetEnv("LANG");
+        string? nlspath = Libc.GetEnv("NLSPATH");
+        return JudgeCatalog(name, nlspath is { Length: > 0 } ? nlspath + ":" + DefaultNlspath : DefaultNlspath, language, "catopen")
+            ? Real.catopen(name, flag) : -1;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook___open_catalog")]
+    private static int OpenCatalog(byte* name, byte* nlspath, byte* language, nint catalog) =>
+        JudgeCatalog(name, Text(nlspath), Text(language), "__open_catalog") ? Real.__open_catalog(name, nlspath, language, catalog) : -1;
+
+    // ---- utmp and wtmp: utmpname names the file that the next setutent, getut* or pututline opens ----
+
+    /// <summary>The name libc holds since the last utmpname let through (NUL-ended), or null for its default.</summary>
+    private static volatile byte[]? s_utmpName;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_utmpname")]
+    private static int Utmpname(byte* file) => Utmp(file, "utmpname") ? RememberUtmp(file, Real.utmpname(file)) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_utmpxname")]
+    private static int Utmpxname(byte* file) => Utmp(file, "utmpxname") ? RememberUtmp(file, Real.utmpxname(file)) : -1;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_updwtmp")]
+    private static void Updwtmp(byte* file, nint entry)
+    {
+        if (Judge(AT, file, true, "updwtmp")) Real.updwtmp(file, entry);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_updwtmpx")]
+    private static void Updwtmpx(byte* file, nint entry)
+    {
+        if (Judge(AT, file, true, "updwtmpx")) Real.updwtmpx(file, entry);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_setutent")]
+    private static void Setutent()
+    {
+        if (JudgeUtmp("setutent")) Real.setutent();
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_setutxent")]
+    private static void Setutxent()
+    {
+        if (JudgeUtmp("setutxent")) Real.setutxent();
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getutent")]
+    private static nint Getutent() => JudgeUtmp("getutent") ? Real.getutent() : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getutxent")]
+    private static nint Getutxent() => JudgeUtmp("getutxent") ? Real.getutxent() : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getutid")]
+    private static nint Getutid(nint id) => JudgeUtmp("getutid") ? Real.getutid(id) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getutxid")]
+    private static nint Getutxid(nint id) => JudgeUtmp("getutxid") ? Real.getutxid(id) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getutline")]
+    private static nint Getutline(nint line) => JudgeUtmp("getutline") ? Real.getutline(line) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getutxline")]
+    private static nint Getutxline(nint line) => JudgeUtmp("getutxline") ? Real.getutxline(line) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_pututline")]
+    private static nint Pututline(nint entry) => JudgeUtmp("pututline") ? Real.pututline(entry) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_pututxline")]
+    private static nint Pututxline(nint entry) => JudgeUtmp("pututxline") ? Real.pututxline(entry) : 0;
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getutent_r")]
+    private static int GetutentR(nint buffer, nint* result) =>
+        JudgeUtmp("getutent_r") ? Real.getutent_r(buffer, result) : NoEntry(result);
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getutid_r")]
+    private static int GetutidR(nint id, nint buffer, nint* result) =>
+        JudgeUtmp("getutid_r") ? Real.getutid_r(id, buffer, result) : NoEntry(result);
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getutline_r")]
+    private static int GetutlineR(nint line, nint buffer, nint* result) =>
+        JudgeUtmp("getutline_r") ? Real.getutline_r(line, buffer, result) : NoEntry(result);
+
+    private static int NoEntry(nint* result)
+    {
+        if (NetworkGate.Readable(result)) *result = 0;
+        return -1;
+    }
+
+    private static bool Utmp(byte* file, string function) => Judge(AT, file, true, function, readsContent: true);
+
+    private static int RememberUtmp(byte* file, int result)
+    {
+        if (result == 0 && NetworkGate.Readable(file))
+        {
+            int errno = Errno.Value;
+            try
+            {
+                var name = new ReadOnlySpan<byte>(file, (int)Libc.Strnlen(file, 4096));
+                var copy = new byte[name.Length + 1];
+                name.CopyTo(copy);
+                s_utmpName = copy;
+            }
+            catch (Exception e) { Contained("utmpname", e); }
+            Errno.Value = errno;
+        }
+        return result;
+    }
+
+    /// <summary>The file named by utmpname, judged again where it is opened: a relative name follows the working directory.</summary>
+    private static bool JudgeUtmp(string function)
+    {
+        var name = s_utmpName;
+        if (name == null) return true;
+        fixed (byte* p = name) return Judge(AT, p, true, function, readsContent: true);
+    }
+
+    // ---- ~/.netrc, read by ruserpass (and rexec) from $HOME, which the caller can set ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_ruserpass")]
+    private static int Ruserpass(byte* host, byte** name, byte** password) => JudgeNetrc("ruserpass") ? Real.ruserpass(host, name, password) : -1;
+
+    internal static bool JudgeNetrc(string function)
+    {
+        int errno = Errno.Value;
+        try
+        {
+            string? home = Libc.GetEnv("HOME");
+            return Restored(string.IsNullOrEmpty(home) || JudgePath(home + "/.netrc", function), errno);
+        }
+        catch (Exception e) { return Restored(Contained(function, e), errno); }
+    }
+
+    // ---- catalogs ----
+
+    /// <summary>glibc's NLSPATH after the caller's own (catgets/catopen.c).</summary>
+    private const string DefaultNlspath =
+        "/usr/share/locale/%L/%N:/usr/share/locale/%L/LC_MESSAGES/%N:/usr/share/locale/%l/%N:/usr/share/locale/%l/LC_MESSAGES/%N:";
+
+    private static string? Text(byte* s) => NetworkGate.Readable(s) ? Marshal.PtrToStringUTF8((nint)s) : null;
+
+    /// <summary>Every file the catalog lookup may open, judged as a read: the name itself when it holds a '/', else each NLSPATH candidate.</summary>
+    private static bool JudgeCatalog(byte* name, string? nlspath, string? language, string function)
+    {
+        if (!NetworkGate.Readable(name)) return true;
+        int errno = Errno.Value;
+        try
+        {
+            string catalog = Marshal.PtrToStringUTF8((nint)name) ?? "";
+            if (catalog.Contains('/')) return Restored(JudgePath(catalog, function), errno);
+            if (string.IsNullOrEmpty(language)) language = "C";
+            foreach (var template in (nlspath ?? DefaultNlspath).Split(':'))
+                if (!JudgePath(template.Length == 0 ? catalog : Expand(template, catalog, language), function)) return false;
+            Errno.Value = errno;
+            return true;
+        }
+        catch (Exception e) { return Restored(Contained(function, e), errno); }
+    }
+
+    private static bool JudgePath(string path, string function)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = bytes) return FileGate.Permit(AT, p, true, function, readsContent: true);
+    }
+
+    /// <summary>%N the name, %L the language, %l %t %c its parts (language_territory.codeset), %% a '%' (catgets/open_catalog.c).</summary>
+    private static string Expand(string template, string name, string language)
+    {
+        int underscore = language.IndexOf('_'), dot = language.IndexOf('.'), at = language.IndexOf('@');
+        int end = at < 0 ? language.Length : at;
+        string lang = language[..new[] { underscore, dot, end }.Where(i => i >= 0).Min()];
+        string territory = underscore < 0 ? "" : language[(underscore + 1)..(dot > underscore ? dot : end)];
+        string codeset = dot < 0 ? "" : language[(dot + 1)..Math.Max(dot + 1, end)];
+        var result = new System.Text.StringBuilder();
+        for (int i = 0; i < template.Length; i++)
+        {
+            if (template[i] != '%' || i + 1 == template.Length) { result.Append(template[i]); continue; }
+            result.Append(template[++i] switch
+            {
+                'N' => name, 'L' => language, 'l' => lang, 't' => territory, 'c' => codeset, '%' => "%",
+                var other => "%" + other,
+            });
+        }
+        return result.ToString();
+    }
+}
