@@ -1,0 +1,31 @@
+namespace IronFunction.Tests.EndToEnd;
+
+// What the library judges is what the kernel uses (SPEC §7): a socket address is copied into the hook's own memory,
+// judged there, and the copy is what connect/sendto receive. probes/socket_probe.c's "race" flips a sockaddr_in
+// between an allowed and a blocked address from another thread while the main thread connects (and then sends)
+// to it, a bounded number of times, and counts what reached listeners of its own on each address.
+
+public class SocketAddressRaceTests
+{
+    private const string Command = "race 203.0.113.77 203.0.113.7 3000";
+
+    private static Dictionary<string, int> Counts(NamespaceRun run) => run.Line(Command).Split(' ', StringSplitOptions.RemoveEmptyEntries)
+        .Select(f => f.Split('=')).ToDictionary(f => f[0], f => int.Parse(f[1]));
+
+    [NamespaceFact]
+    public void Another_thread_changing_the_address_after_the_judgement_changes_nothing()
+    {
+        using var box = new Sandbox();
+        var plain = NetNamespace.Run(box, null, SocketProbe.Exe.Value, [Command], preload: false);
+        var without = Counts(plain);
+        // the flip is real: without the library both addresses are reached
+        Assert.True(without["blocked_reached"] > 0 && without["udp_blocked"] > 0, plain.ToString());
+
+        var block = NetNamespace.Run(box, NetNamespace.BlockPolicy, SocketProbe.Exe.Value, [Command]);
+        var with = Counts(block);
+        Assert.True(with["allowed_reached"] > 0 && with["udp_allowed"] > 0, block.ToString());
+        Assert.Equal(0, with["blocked_reached"]);
+        Assert.Equal(0, with["udp_blocked"]);
+        Assert.All(block.Events("block"), w => Assert.StartsWith("203.0.113.7:", w));
+    }
+}
