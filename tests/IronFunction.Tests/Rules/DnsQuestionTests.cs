@@ -57,17 +57,17 @@ public class DnsQuestionTests
     [Fact]
     public void A_plain_query_gives_its_names()
     {
-        Assert.Equal(["api.dns.yahoo.com"], DnsQuestion.QueryNames(Query("api", "dns", "yahoo", "com")));
+        Assert.Equal(["api.dns.yahoo.com"], DnsQuestion.QueryNames(Query("api", "dns", "yahoo", "com"))!);
         // with the empty EDNS(0) record res_nmkquery adds under RES_USE_EDNS0
         var edns = Query("api", "dns", "yahoo", "com");
         edns[11] = 1;
         byte[] opt = [0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0];
-        Assert.Equal(["api.dns.yahoo.com"], DnsQuestion.QueryNames([.. edns, .. opt]));
+        Assert.Equal(["api.dns.yahoo.com"], DnsQuestion.QueryNames([.. edns, .. opt])!);
         // two questions: both names
         var two = Query("a", "com").ToList();
         two[5] = 2;
         two.AddRange(Query("b", "org")[12..]);
-        Assert.Equal(["a.com", "b.org"], DnsQuestion.QueryNames(two.ToArray()));
+        Assert.Equal(["a.com", "b.org"], DnsQuestion.QueryNames(two.ToArray())!);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using CsCheck;
 using IronFunction.Rules;
 
 namespace IronFunction.Tests.Rules;
@@ -73,7 +74,7 @@ public class SourceRouteRuleTests
     [Fact]
     public void Never_throws_on_arbitrary_bytes()
     {
-        CsCheck.Gen.Byte.Array[0, 80].Sample(bytes =>
+        Gen.Byte.Array[0, 80].Sample(bytes =>
         {
             SourceRoute.InIPv4Options(bytes);
             SourceRoute.InControl(bytes);

@@ -91,7 +91,7 @@ static int unix_address(struct sockaddr_un *a, const char *path)
     return (int)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
 }
 
-static volatile int racing;
+static volatile int racing, flips;
 static struct sockaddr_in shared;
 static struct in_addr race_allowed, race_blocked;
 
@@ -99,10 +99,14 @@ static void *flip(void *unused)
 {
     (void)unused;
     volatile struct in_addr *target = &shared.sin_addr;
+    /* each address stays a moment (a spin of a few hundred nanoseconds), so a call may read either */
     while (racing)
     {
         *target = race_blocked;
+        for (volatile int i = 0; i < 100; i++) { }
         *target = race_allowed;
+        for (volatile int i = 0; i < 100; i++) { }
+        flips++;
     }
     return NULL;
 }
@@ -152,7 +156,9 @@ static void race(const char *allowed, const char *blocked, int attempts)
         shared = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(round == 0 ? 7171 : 7172), .sin_addr = race_allowed };
         racing = 1;
         pthread_t t;
+        flips = 0;
         pthread_create(&t, NULL, flip, NULL);
+        while (flips == 0) { } /* the race starts when the other thread does */
         int udp = socket(AF_INET, SOCK_DGRAM, 0);
         for (int i = 0; i < attempts; i++)
         {
