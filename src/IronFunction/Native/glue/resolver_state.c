@@ -8,7 +8,10 @@
  *     res_state. The network hooks judge a name as the one asked only while all of these are as the system
  *     configured them: the variables' values at start (the function's configuration) and the system's
  *     resolver state (a private res_ninit at start, again after /etc/resolv.conf changes) are kept here, and
- *     iron_resolver_changed compares the live ones with them before each lookup.
+ *     iron_resolver_changed compares the live ones with them before each lookup. The res_ninit at start, while
+ *     the process is single-threaded and the variables are the function's configuration, also has glibc load
+ *     the configuration it keeps for every later resolver state (until /etc/resolv.conf changes) with them: a
+ *     variable changed later can no longer slip into it.
  */
 #include "glue.h"
 #include <netinet/in.h>

@@ -6,7 +6,8 @@
  *
  *   env NAME=VALUE          setenv (stays for the later commands)
  *   unenv NAME              unsetenv
- *   resinit                 res_init(): the thread's _res built again from resolv.conf and the variables
+ *   resinit                 res_init(): the thread's _res built again (from glibc's kept configuration)
+ *   resinit_fresh           res_init() after setting _res.retrans: glibc then reads resolv.conf and the variables afresh
  *   resns IP                res_init(), then _res's only name server is IP (port 53)
  *   resns6 IP6              res_init(), then _res's only name server is IP6, in _res._u._ext.nsaddrs
  *   gai NAME                getaddrinfo(NAME, "7070"): "status=" and "addrs="
@@ -71,6 +72,11 @@ int main(int argc, char **argv)
         }
         else if (!strcmp(word[0], "unenv")) printf(" result=%d", unsetenv(word[1]));
         else if (!strcmp(word[0], "resinit")) printf(" result=%d", res_init());
+        else if (!strcmp(word[0], "resinit_fresh"))
+        {
+            _res.retrans = 3;
+            printf(" result=%d", res_init());
+        }
         else if (!strcmp(word[0], "resns"))
         {
             printf(" result=%d", res_init());
