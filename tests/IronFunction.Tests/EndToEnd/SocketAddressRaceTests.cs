@@ -16,16 +16,25 @@ public class SocketAddressRaceTests
     public void Another_thread_changing_the_address_after_the_judgement_changes_nothing()
     {
         using var box = new Sandbox();
-        var plain = NetNamespace.Run(box, null, SocketProbe.Exe.Value, [Command], preload: false);
-        var without = Counts(plain);
-        // the flip is real: without the library both addresses are reached
-        Assert.True(without["blocked_reached"] > 0 && without["udp_blocked"] > 0, plain.ToString());
+        // the flip is real: without the library the blocked address is reached (a loaded machine may starve the
+        // flipping thread for a whole run, so up to three runs)
+        NamespaceRun plain = null!;
+        for (int run = 0; run < 3; run++)
+        {
+            plain = NetNamespace.Run(box, null, SocketProbe.Exe.Value, [Command], preload: false);
+            var without = Counts(plain);
+            if (without["blocked_reached"] + without["udp_blocked"] > 0) break;
+        }
+        Assert.True(Counts(plain)["blocked_reached"] + Counts(plain)["udp_blocked"] > 0, plain.ToString());
 
         var block = NetNamespace.Run(box, NetNamespace.BlockPolicy, SocketProbe.Exe.Value, [Command]);
         var with = Counts(block);
-        Assert.True(with["allowed_reached"] > 0 && with["udp_allowed"] > 0, block.ToString());
         Assert.Equal(0, with["blocked_reached"]);
         Assert.Equal(0, with["udp_blocked"]);
-        Assert.All(block.Events("block"), w => Assert.StartsWith("203.0.113.7:", w));
+        // both addresses were judged: some calls went, the others were denied (and reported) with the blocked address
+        Assert.True(with["allowed_reached"] + with["udp_allowed"] > 0, block.ToString());
+        var denied = block.Events("block");
+        Assert.NotEmpty(denied);
+        Assert.All(denied, w => Assert.StartsWith("203.0.113.7:", w));
     }
 }
