@@ -7,7 +7,7 @@ namespace IronFunction.Tests.EndToEnd;
 
 public class SocketAddressRaceTests
 {
-    private const string Command = "race 203.0.113.77 203.0.113.7 3000";
+    private const string Command = "race 203.0.113.77 203.0.113.7 10000";
 
     private static Dictionary<string, int> Counts(NamespaceRun run) => run.Line(Command).Split(' ', StringSplitOptions.RemoveEmptyEntries)
         .Select(f => f.Split('=')).ToDictionary(f => f[0], f => int.Parse(f[1]));

@@ -99,13 +99,10 @@ static void *flip(void *unused)
 {
     (void)unused;
     volatile struct in_addr *target = &shared.sin_addr;
-    /* each address stays a moment (a spin of a few hundred nanoseconds), so a call may read either */
     while (racing)
     {
         *target = race_blocked;
-        for (volatile int i = 0; i < 100; i++) { }
         *target = race_allowed;
-        for (volatile int i = 0; i < 100; i++) { }
         flips++;
     }
     return NULL;
