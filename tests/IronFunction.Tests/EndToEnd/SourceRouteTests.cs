@@ -30,6 +30,7 @@ public class SourceRouteTests
         ("retopts 203.0.113.7", "result=-1 errno=1", Loose),
         ("retopts_mmsg 203.0.113.7", "result=-1 errno=1", Loose),
         ("rthdrmsg 2001:db8::7", "result=-1 errno=1", Routing6),
+        ("settle 300", null, null),
     ];
 
     private static NamespaceRun Run(Sandbox box, string? policy, bool preload = true) =>

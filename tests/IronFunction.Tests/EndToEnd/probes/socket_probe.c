@@ -17,6 +17,7 @@
  *   unix_sendmsg PATH TEXT  AF_UNIX datagram sendmsg with msg_name
  *   unix_sendmmsg PATH TEXT AF_UNIX datagram sendmmsg of one message
  *   unix_abstract NAME      AF_UNIX stream connect to an abstract name
+ *   settle MS               sleep, so that the namespace's servers log what arrived before the run ends
  *   race ALLOWED BLOCKED N  N TCP connects to one sockaddr_in whose address another thread flips between
  *                           ALLOWED and BLOCKED all the while; this process listens on both (port 7171) and
  *                           counts what reached each ("allowed_reached=", "blocked_reached="); then the same
@@ -299,6 +300,7 @@ int main(int argc, char **argv)
             close(fd);
         }
         else if (!strcmp(word[0], "race")) race(word[1], word[2], atoi(word[3]));
+        else if (!strcmp(word[0], "settle")) printf(" slept=%d", usleep(atoi(word[1]) * 1000));
         else printf(" unknown command");
         printf("\n");
     }
