@@ -158,10 +158,11 @@ internal static unsafe class FileGate
     }
 
     /// <summary>
-    /// bind() of an AF_UNIX socket to a path creates a socket file there; abstract names (leading NUL)
-    /// and other families touch no file. A bad address is left to the kernel (EFAULT, EINVAL).
+    /// bind() of an AF_UNIX socket to a path creates a socket file there, and connect() and the sends reach
+    /// the socket file a path names (following a final symbolic link); abstract names (leading NUL) and other
+    /// families touch no file. A bad address is left to the kernel (EFAULT, EINVAL).
     /// </summary>
-    public static bool PermitSocketPath(byte* address, uint length, string function)
+    public static bool PermitSocketPath(byte* address, uint length, string function, bool followLast = false)
     {
         const int AF_UNIX = 1, PathOffset = 2, PathCapacity = 108;
         if ((nuint)address < 4096 || (nuint)address >= 0x0000_8000_0000_0000 || length <= PathOffset) return true;
@@ -173,7 +174,7 @@ internal static unsafe class FileGate
         byte* path = stackalloc byte[PathCapacity + 1];
         name.CopyTo(new Span<byte>(path, PathCapacity));
         path[name.Length] = 0;
-        return Permit(Libc.AT_FDCWD, path, followLast: false, function);
+        return Permit(Libc.AT_FDCWD, path, followLast, function);
     }
 
     /// <summary>tmpfile() always creates in /tmp (P_tmpdir).</summary>

@@ -17,7 +17,7 @@ internal static unsafe class NetworkGate
     private const int AI_NUMERICHOST = 0x0004;
     private const int MSG_FASTOPEN = 0x20000000, IPPROTO_TCP = 6, IPPROTO_MPTCP = 262;
     private const int SockaddrStorageSize = 128; // the kernel refuses longer addresses with EINVAL
-    private const int UioMaxIov = 1024;          // sendmmsg sends at most this many messages
+    public const int UioMaxIov = 1024;           // sendmmsg sends at most this many messages
     private const int MmsghdrSize = 64;          // struct mmsghdr: a 56-byte msghdr, msg_len, padding
     private const int LongestName = 4096;        // longer than any name DNS can carry: never allowed
     private const int LongestReportedName = 1024;
@@ -72,6 +72,7 @@ internal static unsafe class NetworkGate
         if (OwnHostName() is { } own) hosts.Add(own);
 
         s_rule = new DestinationRule(policy.OutboundExceptions, hosts, addresses);
+        Glue.ResolverStart();
         s_resolved = new ResolvedAddresses();
         if (runtimeName != null) ResolveAtStart(runtimeName);
         if (Diagnostics.IsEnabled("network", Microsoft.Extensions.Logging.LogLevel.Debug))
@@ -80,13 +81,15 @@ internal static unsafe class NetworkGate
 
     // ---- connect and send ----
 
-    /// <summary>connect: true when the call goes on to libc, false when denied (errno is then EPERM).</summary>
+    /// <summary>connect: true when the call goes on to libc, false when denied (errno is then EPERM, or EACCES for a socket file).</summary>
     public static bool PermitConnect(byte* address, uint length, string function)
     {
-        var action = Startup.Policy.OutboundConnectivity;
-        if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        if (ReentrancyGuard.Active) return true;
         // NULL, bad or over-long: the kernel answers (EFAULT, EINVAL) and nothing leaves
         if (!Readable(address) || length > SockaddrStorageSize) return true;
+        if (!SocketFilePermitted(address, length, function)) return false;
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow) return true;
         var bytes = new ReadOnlySpan<byte>(address, (int)length);
         if (SocketDestination.Decode(bytes, unspecIsV4: false, out var destination, out ushort port) != SocketAddressKind.Inet) return true;
         return Allowed(destination, out var known) || Violation(action, function, destination, port, known);
@@ -95,10 +98,56 @@ internal static unsafe class NetworkGate
     /// <summary>sendto and sendmsg: an absent address is the connected peer, judged at connect.</summary>
     public static bool PermitSend(int fd, byte* address, uint length, int flags, bool fromMsghdr, string function)
     {
+        if (ReentrancyGuard.Active) return true;
+        if (!SocketFilePermitted(address, length, function)) return false;
         var action = Startup.Policy.OutboundConnectivity;
-        if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        if (action == PolicyAction.Allow) return true;
         if (SendAllowed(fd, address, length, flags, fromMsghdr, out var destination, out ushort port, out var known)) return true;
         return Violation(action, function, destination, port, known);
+    }
+
+    /// <summary>
+    /// An AF_UNIX address naming a socket file (not an abstract name): read_write_tmp judges its path as it
+    /// judges bind's, following a final symbolic link as connect does. False when denied (errno EACCES).
+    /// </summary>
+    private static bool SocketFilePermitted(byte* address, uint length, string function)
+    {
+        const int AF_UNIX = 1;
+        if (Startup.Policy.ReadWriteTmp == PolicyAction.Allow || !Readable(address) || length <= 2 || *(ushort*)address != AF_UNIX) return true;
+        return FileGate.PermitSocketPath(address, Math.Min(length, (uint)SockaddrStorageSize), function, followLast: true);
+    }
+
+    /// <summary>
+    /// Control messages that set a source route (IP_RETOPTS, IPV6_RTHDR): reported, and denied in block mode.
+    /// <paramref name="message"/> is a msghdr whose control messages the hook copied.
+    /// </summary>
+    private static bool ControlPermitted(PolicyAction action, byte* message, string function)
+    {
+        byte* control = *(byte**)(message + 32);
+        nuint size = *(nuint*)(message + 40);
+        if (!Readable(control) || size == 0 || size > int.MaxValue) return true;
+        return SourceRoute.InControl(new ReadOnlySpan<byte>(control, (int)size)) is not { } route || RouteViolation(action, function, route);
+    }
+
+    /// <summary>setsockopt of an option that may set a source route (the hook copied the value).</summary>
+    public static bool PermitSocketOption(int level, int name, byte* value, uint length, string function)
+    {
+        var action = Startup.Policy.OutboundConnectivity;
+        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(value) || length == 0 || length > 64 * 1024) return true;
+        return SourceRoute.InSocketOption(level, name, new ReadOnlySpan<byte>(value, (int)length)) is not { } route ||
+               RouteViolation(action, function, route);
+    }
+
+    /// <summary>A source route sends packets to its first hop whatever the destination: reported (alert: once each), denied in block mode.</summary>
+    private static bool RouteViolation(PolicyAction action, string function, string route)
+    {
+        bool block = action == PolicyAction.Block;
+        if (!block && !Reports().Names.Add("route " + route)) return true;
+        EventHub.Report(Control.OutboundConnectivity, action, route, block
+            ? $"{function} with a {route} was blocked: a source route sends packets through a host the destination does not name"
+            : $"{function} with a {route} was allowed and reported: outbound_connectivity is in alert mode and a source route sends packets through a host the destination does not name");
+        if (block) Errno.Value = Errno.EPERM;
+        return !block;
     }
 
     /// <summary>
@@ -108,28 +157,36 @@ internal static unsafe class NetworkGate
     /// </summary>
     public static long PermitMessages(int fd, byte* vector, uint count, int flags, string function)
     {
+        if (ReentrancyGuard.Active || !Readable(vector)) return count;
         var action = Startup.Policy.OutboundConnectivity;
-        if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(vector)) return count;
         uint judged = Math.Min(count, UioMaxIov);
         for (uint i = 0; i < judged; i++)
         {
             byte* message = vector + i * MmsghdrSize;
             byte* name = *(byte**)message;
             uint nameLength = *(uint*)(message + 8);
-            if (SendAllowed(fd, name, nameLength, flags, true, out var destination, out ushort port, out var known)) continue;
-            if (action == PolicyAction.Alert) { Violation(action, function, destination, port, known); continue; }
-            if (i > 0) return i;
-            Violation(action, function, destination, port, known);
-            return -1;
+            bool denied;
+            if (!SocketFilePermitted(name, nameLength, function)) denied = true;
+            else if (action == PolicyAction.Allow) continue;
+            else if (!ControlPermitted(action, message, function)) denied = true;
+            else if (SendAllowed(fd, name, nameLength, flags, true, out var destination, out ushort port, out var known)) continue;
+            // in block mode a later message is reported by the call that starts with it
+            else if (action == PolicyAction.Block && i > 0) return i;
+            else denied = !Violation(action, function, destination, port, known);
+            if (!denied) continue;
+            // the first denied message ends the batch; the error is the call's only when nothing went
+            return i > 0 ? i : -1;
         }
         return count;
     }
 
-    /// <summary>sendmsg's destination, from its msghdr; false when the call must be denied.</summary>
+    /// <summary>sendmsg's destination and control messages, from its msghdr; false when the call must be denied.</summary>
     public static bool PermitMessage(int fd, byte* message, int flags, string function)
     {
         if (!Readable(message)) return true;
-        return PermitSend(fd, *(byte**)message, *(uint*)(message + 8), flags, true, function);
+        if (!PermitSend(fd, *(byte**)message, *(uint*)(message + 8), flags, true, function)) return false;
+        var action = Startup.Policy.OutboundConnectivity;
+        return action == PolicyAction.Allow || ReentrancyGuard.Active || ControlPermitted(action, message, function);
     }
 
     private static bool SendAllowed(int fd, byte* address, uint length, int flags, bool fromMsghdr,
@@ -238,19 +295,20 @@ internal static unsafe class NetworkGate
     public static LookupVerdict JudgeLookup(byte* host, bool hostentRules, string function, out string? name, out bool allowed) =>
         JudgeLookup(host, hostentRules ? NumericText.Hostent : NumericText.Getaddrinfo, function, out name, out allowed);
 
-    public static LookupVerdict JudgeLookup(byte* host, NumericText numeric, string function, out string? name, out bool allowed)
+    /// <param name="state">A res_n* caller's res_state; null: the lookup uses the thread's _res.</param>
+    public static LookupVerdict JudgeLookup(byte* host, NumericText numeric, string function, out string? name, out bool allowed, byte* state = null)
     {
         name = null;
         allowed = false;
         var action = Startup.Policy.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(host)) return LookupVerdict.Pass;
         int length = (int)Libc.Strnlen(host, LongestName + 1);
-        return JudgeName(action, new ReadOnlySpan<byte>(host, length), numeric, function, out name, out allowed);
+        return JudgeName(action, new ReadOnlySpan<byte>(host, length), numeric, function, out name, out allowed, state);
     }
 
     /// <summary>The same for a name already in hand (res_querydomain's joined name, a DNS query's question).</summary>
     public static LookupVerdict JudgeName(PolicyAction action, ReadOnlySpan<byte> text, NumericText numeric, string function,
-        out string? name, out bool allowed)
+        out string? name, out bool allowed, byte* state = null)
     {
         name = null;
         allowed = false;
@@ -267,8 +325,16 @@ internal static unsafe class NetworkGate
             return LookupVerdict.Pass;
         allowed = fits && s_rule.AllowsName(text);
         name = System.Text.Encoding.UTF8.GetString(text[..Math.Min(length, LongestReportedName)]);
-        if (allowed) return LookupVerdict.Remember;
         bool block = action == PolicyAction.Block;
+        if (allowed)
+        {
+            var knobs = (ResolverKnob)Glue.ResolverChanged(state);
+            if (knobs == 0) return LookupVerdict.Remember;
+            ResolverViolation(action, function, name, knobs, state != null);
+            // alert: what the changed resolver answers is not the allowed name's address
+            allowed = false;
+            return block ? LookupVerdict.Deny : LookupVerdict.Remember;
+        }
         if (block || Reports().Names.Add(name))
             EventHub.Report(Control.OutboundConnectivity, action, name, block
                 ? $"{function} of {name} was blocked: no outbound_connectivity exception allows this name"
@@ -279,7 +345,7 @@ internal static unsafe class NetworkGate
     // ---- the resolver's query interface (res_query and friends send the name they are given) ----
 
     /// <summary>res_querydomain: the name glibc builds, "name.domain" (or name alone when domain is NULL).</summary>
-    public static LookupVerdict JudgeQueryDomain(byte* host, byte* domain, string function)
+    public static LookupVerdict JudgeQueryDomain(byte* host, byte* domain, string function, byte* state = null)
     {
         var action = Startup.Policy.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(host)) return LookupVerdict.Pass;
@@ -297,25 +363,66 @@ internal static unsafe class NetworkGate
             new ReadOnlySpan<byte>(domain, d).CopyTo(joined[length..]);
             length += d;
         }
-        return JudgeName(action, joined[..length], NumericText.None, function, out _, out _);
+        return JudgeName(action, joined[..length], NumericText.None, function, out _, out _, state);
     }
 
-    /// <summary>res_send: the question of a whole query message; a message without a readable question is not allowed.</summary>
-    public static LookupVerdict JudgeQueryMessage(byte* message, int length, string function)
+    /// <summary>
+    /// res_send: the whole message, which glibc sends as it is. Only a plain query (DnsQuestion.QueryNames) is
+    /// allowed, each of its names judged; anything else (other records, option data, trailing bytes) is denied.
+    /// </summary>
+    public static LookupVerdict JudgeQueryMessage(byte* message, int length, string function, byte* state = null)
     {
         var action = Startup.Policy.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(message) || length <= 0) return LookupVerdict.Pass;
-        Span<byte> name = stackalloc byte[LongestReportedName];
-        int n = DnsQuestion.ReadName(new ReadOnlySpan<byte>(message, length), name);
-        if (n >= 0) return JudgeName(action, name[..n], NumericText.None, function, out _, out _);
-        const string what = "(a DNS message without a readable question)";
+        var names = DnsQuestion.QueryNames(new ReadOnlySpan<byte>(message, length));
+        if (names != null)
+        {
+            var verdict = LookupVerdict.Pass;
+            foreach (var name in names)
+            {
+                var v = JudgeName(action, System.Text.Encoding.UTF8.GetBytes(name), NumericText.None, function, out _, out _, state);
+                if (v == LookupVerdict.Deny) return v;
+                if (v == LookupVerdict.Remember) verdict = v;
+            }
+            return verdict;
+        }
+        const string what = "(a DNS message that is not a plain query)";
         bool block = action == PolicyAction.Block;
         if (block || Reports().Names.Add(what))
             EventHub.Report(Control.OutboundConnectivity, action, what, block
-                ? $"{function} of {what} was blocked: its name cannot be judged"
+                ? $"{function} of {what} was blocked: only a query's questions can be judged, and nothing else may leave with them"
                 : $"{function} of {what} was allowed and reported: outbound_connectivity is in alert mode");
         return block ? LookupVerdict.Deny : LookupVerdict.Pass;
     }
+
+    /// <summary>
+    /// An allowed name whose query the resolver would change, or send elsewhere (Native/glue/resolver_state.c):
+    /// reported with the knobs that changed (alert: each knob once), denied in block mode.
+    /// </summary>
+    private static void ResolverViolation(PolicyAction action, string function, string name, ResolverKnob knobs, bool callerState)
+    {
+        bool block = action == PolicyAction.Block;
+        var changed = new List<string>(4);
+        foreach (var (knob, text) in KnobNames)
+        {
+            if ((knobs & knob) == 0) continue;
+            string label = knob == ResolverKnob.ResolverState && callerState ? $"the res_state passed to {function}" : text;
+            if (block || Reports().Names.Add("resolver " + label)) changed.Add(label);
+        }
+        if (changed.Count == 0) return;
+        string list = string.Join(", ", changed);
+        EventHub.Report(Control.OutboundConnectivity, action, name, block
+            ? $"{function} of {name} was blocked: the resolver's configuration was changed after start ({list}), so the query that leaves, or the server it goes to, would not be the one judged"
+            : $"{function} of {name} was allowed and reported: the resolver's configuration was changed after start ({list}) and outbound_connectivity is in alert mode");
+    }
+
+    private static readonly (ResolverKnob, string)[] KnobNames =
+    [
+        (ResolverKnob.LocalDomain, "LOCALDOMAIN"),
+        (ResolverKnob.ResOptions, "RES_OPTIONS"),
+        (ResolverKnob.HostAliases, "HOSTALIASES"),
+        (ResolverKnob.ResolverState, "_res"),
+    ];
 
     // ---- asynchronous lookups (getaddrinfo_a calls glibc's getaddrinfo internally, past the hook) ----
 

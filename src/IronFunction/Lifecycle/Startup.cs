@@ -78,12 +78,13 @@ internal static class Startup
     /// <summary>
     /// A list of hooks with nothing to judge in this process sends its calls straight to libc, without entering
     /// the runtime: the file hooks when read_write_tmp is allow and read_handler has no handler to protect, the
-    /// network hooks when outbound_connectivity is allow, the Runtime API watcher's outside Lambda.
+    /// network hooks when outbound_connectivity and read_write_tmp are allow, the Runtime API watcher's outside Lambda.
     /// </summary>
     private static void SkipIdleHooks(EffectivePolicy policy)
     {
         bool files = policy.ReadWriteTmp != PolicyAction.Allow || (policy.ReadHandler != PolicyAction.Allow && !HandlerProtection.Files.IsEmpty);
-        bool network = policy.OutboundConnectivity != PolicyAction.Allow;
+        // read_write_tmp judges AF_UNIX connects and sends to socket files through the network hooks
+        bool network = policy.OutboundConnectivity != PolicyAction.Allow || policy.ReadWriteTmp != PolicyAction.Allow;
         bool lifecycle = RuntimeApiWatcher.InLambda;
         Hooks.TargetResolver.CacheWorkingDirectory(files);
         Glue.SetHookLists(files, network, lifecycle);

@@ -69,4 +69,25 @@ internal static partial class Glue
 
     [LibraryImport("iron_glue", EntryPoint = "iron_native_register_exit_flush")]
     private static partial int NativeRegisterExitFlush();
+
+    /// <summary>Keeps the resolver's variables as they are at start and the system's resolver state (Native/glue/resolver_state.c).</summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_resolver_start")]
+    public static partial void ResolverStart();
+
+    /// <summary>
+    /// Which of the resolver's knobs differ from the system's configuration (<see cref="ResolverKnob"/> bits):
+    /// the variables, and <paramref name="state"/> (a res_n* caller's res_state) or, when null, the thread's _res.
+    /// </summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_resolver_changed")]
+    public static unsafe partial int ResolverChanged(byte* state);
+}
+
+/// <summary>What iron_resolver_changed reports.</summary>
+[Flags]
+internal enum ResolverKnob
+{
+    LocalDomain = 1,
+    ResOptions = 2,
+    HostAliases = 4,
+    ResolverState = 8,
 }

@@ -23,6 +23,7 @@ internal static unsafe class RealNetwork
     public static delegate* unmanaged<byte*, byte*, byte*, int, int, byte*, int, int> res_nquerydomain;
     public static delegate* unmanaged<byte*, int, byte*, int, int> res_send;
     public static delegate* unmanaged<byte*, byte*, int, byte*, int, int> res_nsend;
+    public static delegate* unmanaged<int, int, int, byte*, uint, int> setsockopt;
 
     // the r* commands and glibc's DNS back end (NetworkHooks.Indirect.cs)
     public static delegate* unmanaged<byte**, int, byte*, byte*, byte*, int*, int> rexec;
@@ -108,5 +109,6 @@ internal static unsafe class RealNetwork
         res_nquerydomain = (delegate* unmanaged<byte*, byte*, byte*, int, int, byte*, int, int>)Real.Sym("res_nquerydomain"u8);
         res_send = (delegate* unmanaged<byte*, int, byte*, int, int>)Real.Sym("res_send"u8);
         res_nsend = (delegate* unmanaged<byte*, byte*, int, byte*, int, int>)Real.Sym("res_nsend"u8);
+        setsockopt = (delegate* unmanaged<int, int, int, byte*, uint, int>)Real.Sym("setsockopt"u8);
     }
 }

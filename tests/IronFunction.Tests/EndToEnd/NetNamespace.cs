@@ -28,6 +28,15 @@ public sealed class NamespaceFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A [Theory] skipped, with the reason, unless the tests run as root: as <see cref="NamespaceFactAttribute"/>.</summary>
+public sealed class NamespaceTheoryAttribute : TheoryAttribute
+{
+    public NamespaceTheoryAttribute()
+    {
+        if (!NetNamespace.IsRoot) Skip = NetNamespace.SkipReason;
+    }
+}
+
 /// <summary>What a run inside the namespace did: the program's result and the servers' log.</summary>
 public sealed record NamespaceRun(RunResult Result, string[] ServerLog)
 {

@@ -12,7 +12,9 @@
  *   process.c              9. create_child_process: the process functions, written in C
  *   process_judge.c           the C judge and report for forked and vfork children
  *   process_environment.c     the environment a new program gets, so that it keeps the library
- *   log_stream.c           event lines of the whole process tree go to the first protected process's stderr
+ *   log_stream.c          10. event lines of the whole process tree go to the first protected process's stderr
+ *   resolver_state.c      11. the resolver's configuration as the system made it, compared before each lookup
+ *   source_route_filter.c 12. setsockopt: only the options that set a source route enter managed code
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */

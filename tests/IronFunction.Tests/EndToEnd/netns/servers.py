@@ -6,6 +6,8 @@ and writes one line per thing it receives to the log, so a test can tell what ac
   8080/tcp  HTTP/1.0: the same greeting as the body                          log: "tcp <address> 8080"
   9999/udp  datagrams                                                        log: "udp <payload>"
   53/udp    DNS on 203.0.113.53 (the namespace's only nameserver)            log: "dns <name> <qtype>"
+            bytes after a query's question                                   log: "dns-extra <bytes>"
+  53/udp    an attacker's DNS on 203.0.113.7 and 2001:db8::7 (evil.example)  log: "dns-evil <name> <qtype>"
 
   UNIX      stream socket at the path given: the same greeting                log: "unix"
 
@@ -15,6 +17,8 @@ import ctypes, os, signal, socket, struct, sys, threading
 LOG, READY, UNIX = sys.argv[1], sys.argv[2], sys.argv[3]
 # names only the DNS server knows (not in the hosts file), and what their A queries answer
 DNS_ANSWERS = {"api.dns.yahoo.com": "203.0.113.40", "exfil.dns.evil.example": "203.0.113.41"}
+# an attacker's zone: every name under it answers with evil.example's address
+ATTACKER_ZONE, ATTACKER_ADDRESS = ".attacker.example", "203.0.113.7"
 
 ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: never outlive the namespace script
 lock = threading.Lock()
@@ -89,7 +93,7 @@ def udp(sock):
         log("udp " + data.decode(errors="replace"))
 
 
-def dns_reply(q):
+def dns_reply(q, prefix="dns"):
     i, labels = 12, []
     while q[i] != 0:
         n = q[i]
@@ -97,21 +101,24 @@ def dns_reply(q):
         i += 1 + n
     name = ".".join(labels)
     qtype, _ = struct.unpack("!HH", q[i + 1:i + 5])
-    log(f"dns {name} {qtype}")
+    log(f"{prefix} {name} {qtype}")
+    if len(q) > i + 5:
+        log("dns-extra " + q[i + 5:].decode(errors="replace"))
     question = q[12:i + 5]
-    known = name.lower() in DNS_ANSWERS
+    address = ATTACKER_ADDRESS if prefix != "dns" or name.lower().endswith(ATTACKER_ZONE) else DNS_ANSWERS.get(name.lower())
+    known = address is not None
     answer = b""
     if known and qtype == 1:
-        answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(DNS_ANSWERS[name.lower()])
+        answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(address)
     rcode = 0 if known else 3  # NXDOMAIN for every other name
     return q[:2] + struct.pack("!HHHHH", 0x8180 | rcode, 1, 1 if answer else 0, 0, 0) + question + answer
 
 
-def dns(sock):
+def dns(sock, prefix="dns"):
     while True:
-        q, peer = sock.recvfrom(512)
+        q, peer = sock.recvfrom(4096)
         try:
-            sock.sendto(dns_reply(q), peer)
+            sock.sendto(dns_reply(q, prefix), peer)
         except Exception as e:  # a malformed query is logged, never fatal
             log(f"dns-error {e!r}")
 
@@ -126,6 +133,10 @@ start(udp, dual_stack(socket.SOCK_DGRAM, 9999))
 nameserver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 nameserver.bind(("203.0.113.53", 53))
 start(dns, nameserver)
+for family, address in ((socket.AF_INET, "203.0.113.7"), (socket.AF_INET6, "2001:db8::7")):
+    evil = socket.socket(family, socket.SOCK_DGRAM)
+    evil.bind((address, 53))
+    threading.Thread(target=dns, args=(evil, "dns-evil"), daemon=True).start()
 unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 unix.bind(UNIX)
 unix.listen(16)
