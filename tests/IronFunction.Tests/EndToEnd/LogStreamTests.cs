@@ -42,15 +42,17 @@ public class LogStreamTests
         Assert.NotEqual(e.Str("process_id"), run.Events.First(x => x.Str("event_type") == "create_child_process").Str("process_id"));
     }
 
-    [Fact]
-    public void A_shell_pipeline_with_2_into_1_carries_only_the_program_s_output()
+    [Theory]
+    [InlineData(EveryAlert, "program-output\n")]
+    [InlineData(TmpBlockRestAlert, "denied 13\n")]
+    public void A_shell_pipeline_with_2_into_1_carries_only_the_program_s_output(string policy, string output)
     {
         using var box = new Sandbox();
         var target = Path.Combine(box.TmpDir, "x");
-        var script = $"\"$PY\" -c \"open('{target}', 'w'); print('program-output')\" 2>&1 | cat";
-        var run = Preloaded.Run(Machine.Bash.Value, ["-c", script], box.Policy(EveryAlert),
-            new Dictionary<string, string?> { ["PY"] = Machine.Python.Value, ["TMPDIR"] = null }, cwd: box.Dir);
-        Assert.Equal("program-output\n", run.Stdout);
+        var program = $"try:\n    open('{target}', 'w'); print('program-output')\nexcept OSError as e:\n    print('denied', e.errno)";
+        var run = Preloaded.Run(Machine.Bash.Value, ["-c", "\"$PY\" -c \"$PROGRAM\" 2>&1 | cat"], box.Policy(policy),
+            new Dictionary<string, string?> { ["PY"] = Machine.Python.Value, ["PROGRAM"] = program, ["TMPDIR"] = null }, cwd: box.Dir);
+        Assert.Equal(output, run.Stdout);
         Assert.Single(TmpEvents(run, target));
     }
 
@@ -166,6 +168,30 @@ public class LogStreamTests
         Assert.Equal("""{"stderr": "", "code": 0}""", result.Body);
         Assert.Contains(run.Events, e => e.Str("event_type") == "read_write_tmp" && e.Str("what") == "/tmp/iron-log-stream-x");
         try { File.Delete("/tmp/iron-log-stream-x"); } catch (IOException) { }
+    }
+
+    [Fact]
+    public void Under_aws_lambda_ric_a_handler_s_captured_subprocess_output_is_clean_and_the_event_is_in_the_runtime_log()
+    {
+        using var box = new Sandbox();
+        var root = Path.Combine(box.Dir, "task");
+        Directory.CreateDirectory(root);
+        File.WriteAllText(Path.Combine(root, "app.mjs"), """
+            import { spawnSync } from "node:child_process";
+
+            export const handler = async () => {
+                const out = spawnSync(process.env.IRON_TEST_PYTHON, ["-c", 'open("/tmp/iron-log-stream-node", "w")']);
+                return { stderr: out.stderr.toString(), code: out.status };
+            };
+            """);
+        using var lambda = LocalLambda.Start(LambdaRuntime.Node(), root, "app.handler", box.Policy(EveryAlert),
+            new Dictionary<string, string?> { ["IRON_TEST_PYTHON"] = Machine.Python.Value });
+        var result = lambda.Invoke("{}");
+        var run = lambda.Finish();
+        Assert.False(result.IsError, $"{result}\n{run}");
+        Assert.Equal("""{"stderr":"","code":0}""", result.Body);
+        Assert.Contains(run.Events, e => e.Str("event_type") == "read_write_tmp" && e.Str("what") == "/tmp/iron-log-stream-node");
+        try { File.Delete("/tmp/iron-log-stream-node"); } catch (IOException) { }
     }
 }
 
