@@ -12,6 +12,8 @@
  *   process.c              9. create_child_process: the process functions, written in C
  *   process_judge.c           the C judge and report for forked and vfork children
  *   process_environment.c     the environment a new program gets, so that it keeps the library
+ *   lookups.c             10. dlsym/dlvsym: a hooked name looked up any way is the library's entry
+ *   callbacks.c           11. ftw, nftw, scandir: the caller's callbacks run outside the hook, judged
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */

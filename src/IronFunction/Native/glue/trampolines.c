@@ -93,7 +93,7 @@ __attribute__((visibility("hidden"))) void iron_native_set_hook_lists(int files,
             "    jmp *%r10\n"                                                            \
             ".size " #name ", .-" #name "\n");
 
-/* Names whose exported definition is written in C instead of generated (create_child_process, process.c). */
+/* Names whose exported definition is written in C instead of generated (create_child_process, process.c) ... */
 #define IRON_OWN_fork ~, 1
 #define IRON_OWN__Fork ~, 1
 #define IRON_OWN___fork ~, 1
@@ -112,6 +112,15 @@ __attribute__((visibility("hidden"))) void iron_native_set_hook_lists(int files,
 #define IRON_OWN_execle ~, 1
 #define IRON_OWN_fexecve ~, 1
 #define IRON_OWN_execveat ~, 1
+/* ... and the walkers that call the caller back (read_write_tmp, callbacks.c) */
+#define IRON_OWN_ftw ~, 1
+#define IRON_OWN_ftw64 ~, 1
+#define IRON_OWN_nftw ~, 1
+#define IRON_OWN_nftw64 ~, 1
+#define IRON_OWN_scandir ~, 1
+#define IRON_OWN_scandir64 ~, 1
+#define IRON_OWN_scandirat ~, 1
+#define IRON_OWN_scandirat64 ~, 1
 #define IRON_SECOND(a, b, ...) b
 #define IRON_IS_OWN(name) IRON_SECOND_(IRON_OWN_##name, 0, ~)
 #define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)
