@@ -9,15 +9,22 @@
  *     own lookups (iron_native_resolve, the runtime, OpenSSL's loading) and an interposer loaded at start
  *     between this library and libc chaining with RTLD_NEXT (LD_PRELOAD=ours:other) get libc's answer.
  *
- * libc's dlsym and dlvsym are found in libc's dynamic symbol table: the library's own references to
+ * dlopen is exported too, only to drop RTLD_DEEPBIND when some control blocks: a module loaded with it binds
+ * its own references to libc before this library's exports.
+ *
+ * libc's dlsym, dlvsym and dlopen are found in libc's dynamic symbol table: the library's own references to
  * dlsym bind to its export, and so would a call to dlsym for them.
  */
 #include "glue.h"
 #include <elf.h>
 #include <link.h>
 
-/* libc's dlsym and dlvsym, where the exports jump (found once, any thread may find them again) */
-IRON_SHARED void *iron_real_dlsym, *iron_real_dlvsym;
+/* libc's dlsym, dlvsym and dlopen, where the exports jump (found once, any thread may find them again) */
+IRON_SHARED void *iron_real_dlsym, *iron_real_dlvsym, *iron_real_dlopen;
+/* Some control blocks: dlopen drops RTLD_DEEPBIND, which binds a module's own references to libc first. */
+IRON_SHARED unsigned char iron_strip_deepbind;
+
+__attribute__((visibility("hidden"))) void iron_native_set_strip_deepbind(int on) { iron_strip_deepbind = on != 0; }
 
 struct image
 {
@@ -101,7 +108,8 @@ static void lookups_init(void)
     if (lookups_ready) return;
     dl_iterate_phdr(find_images, NULL);
     void *s = elf_lookup(libc.base, libc.dynamic, "dlsym"), *v = elf_lookup(libc.base, libc.dynamic, "dlvsym");
-    if (!s || !v) return; /* no libc found: lookups go on unjudged rather than break (never seen) */
+    void *o = elf_lookup(libc.base, libc.dynamic, "dlopen");
+    if (!s || !v || !o) return; /* no libc found (never seen) */
     Dl_info info;
     struct link_map *me = NULL, *l;
     int n = 0;
@@ -113,8 +121,12 @@ static void lookups_init(void)
     between_count = n;
     iron_real_dlsym = s;
     iron_real_dlvsym = v;
+    iron_real_dlopen = o;
     __atomic_store_n(&lookups_ready, 1, __ATOMIC_RELEASE);
 }
+
+/* For dlopen before anything else was looked up. */
+__attribute__((visibility("hidden"), used)) void iron_lookups_init(void) { lookups_init(); }
 
 static struct link_map *object_of(const void *p)
 {
@@ -208,4 +220,23 @@ __asm__(".text\n"
         "    pop %rsi\n"
         "    pop %rdi\n"
         "    jmp *iron_real_dlvsym(%rip)\n"
-        ".size dlvsym, .-dlvsym\n");
+        ".size dlvsym, .-dlvsym\n"
+        /* dlopen: libc's, by a tail jump (it searches the caller's RUNPATH and namespace), without RTLD_DEEPBIND (8)
+           when some control blocks; the library itself never asks for it */
+        ".globl dlopen\n"
+        ".type dlopen,@function\n"
+        "dlopen:\n"
+        "    cmpb $0, iron_strip_deepbind(%rip)\n"
+        "    je 1f\n"
+        "    and $-9, %esi\n"
+        "1:  cmpq $0, iron_real_dlopen(%rip)\n"
+        "    jne 2f\n"
+        "    push %rdi\n"
+        "    push %rsi\n"
+        "    sub $8, %rsp\n"
+        "    call iron_lookups_init\n"
+        "    add $8, %rsp\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
+        "2:  jmp *iron_real_dlopen(%rip)\n"
+        ".size dlopen, .-dlopen\n");

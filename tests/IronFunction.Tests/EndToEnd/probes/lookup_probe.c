@@ -10,6 +10,7 @@
  *   noload      dlsym(dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY), name)
  *   next        dlsym(RTLD_NEXT, name) called from a module dlopen'ed after start (LOOKUP_MODULE)
  *   nextv       dlvsym(RTLD_NEXT, name, its oldest version) from that module
+ *   deep        the name as bound by a module dlopen'ed with RTLD_DEEPBIND (LOOKUP_DEEP)
  *   nftw, ftw   the op called directly (as linked) from inside a walk's callback over "."
  *   filter, compare   the same from inside scandir's filter, scandir's comparison
  *   filterat    the same from inside scandirat's filter
@@ -83,6 +84,12 @@ static void *lookup(const char *way, const char *name)
     if (strcmp(way, "noload") == 0) return dlsym(dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY), name);
     if (strcmp(way, "next") == 0) return load_module(), module_next(name);
     if (strcmp(way, "nextv") == 0) return load_module(), module_nextv(name, oldest(name));
+    if (strcmp(way, "deep") == 0)
+    {
+        void *deep = dlopen(getenv("LOOKUP_DEEP"), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+        void *(*deep_direct)(const char *) = deep ? (void *(*)(const char *))dlsym(deep, "deep_direct") : NULL;
+        return deep_direct ? deep_direct(name) : NULL;
+    }
     return direct(name);
 }
 
