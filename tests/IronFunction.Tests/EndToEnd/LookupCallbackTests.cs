@@ -218,6 +218,26 @@ public class LookupCallbackTests
     }
 
     [Fact]
+    public void A_callback_of_a_walk_that_changes_directory_is_judged_where_the_walk_really_is()
+    {
+        // nftw with FTW_CHDIR moves the working directory with libc's internal fchdir: here through a link into /tmp
+        using var box = new Sandbox();
+        var root = Directory.CreateDirectory(Path.Combine(box.Dir, "walked")).FullName;
+        File.CreateSymbolicLink(Path.Combine(root, "into-tmp"), box.TmpDir);
+        File.WriteAllText(Path.Combine(box.TmpDir, "existing"), "");
+        var made = Path.Combine(box.TmpDir, "made");
+        string[] commands = [$"chdirwalk {root} open made"];
+        var block = Preloaded.Run(LookupProbe.Exe.Value, commands, box.Policy(TmpProbe.BlockPolicy), LookupProbe.Env(box), cwd: box.Dir);
+        Assert.Contains($"{commands[0]} => result=-1 errno=13 walk=0", block.Stdout);
+        Assert.False(File.Exists(made), block.ToString());
+        TmpProbe.SingleEvent(block, "block", made);
+        var allow = Preloaded.Run(LookupProbe.Exe.Value, commands, box.Policy(TmpProbe.AllowPolicy), LookupProbe.Env(box), cwd: box.Dir);
+        Assert.Contains($"{commands[0]} => result=0 errno=0 walk=0", allow.Stdout);
+        Assert.True(File.Exists(made), allow.ToString());
+        Assert.Empty(allow.Events);
+    }
+
+    [Fact]
     public void A_second_interposer_after_the_library_chains_on_with_RTLD_NEXT()
     {
         using var box = new Sandbox();

@@ -38,14 +38,38 @@ int ftw64(const char *dir, __ftw64_func_t fn, int descriptors)
     return denied(iron_hook_ftw64, AT_FDCWD, dir) ? -1 : REAL(ftw64)(dir, fn, descriptors);
 }
 
+/* FTW_CHDIR walks under way, and a count of their starts and ends: such a walk moves the working directory with
+   libc's internal fchdir, which no hook sees, so the hooks' copy of it is not trusted meanwhile (TargetResolver). */
+static unsigned cwd_walks, cwd_epoch;
+
+__attribute__((visibility("hidden"))) unsigned long long iron_native_cwd_state(void)
+{
+    return (unsigned long long)__atomic_load_n(&cwd_walks, __ATOMIC_SEQ_CST) << 32 | __atomic_load_n(&cwd_epoch, __ATOMIC_SEQ_CST);
+}
+
+static void walk_moves_cwd(int flags, int delta)
+{
+    if (!(flags & FTW_CHDIR)) return;
+    __atomic_add_fetch(&cwd_walks, delta, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&cwd_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
 int nftw(const char *dir, __nftw_func_t fn, int descriptors, int flags)
 {
-    return denied(iron_hook_nftw, AT_FDCWD, dir) ? -1 : REAL(nftw)(dir, fn, descriptors, flags);
+    if (denied(iron_hook_nftw, AT_FDCWD, dir)) return -1;
+    walk_moves_cwd(flags, 1);
+    int result = REAL(nftw)(dir, fn, descriptors, flags);
+    walk_moves_cwd(flags, -1);
+    return result;
 }
 
 int nftw64(const char *dir, __nftw64_func_t fn, int descriptors, int flags)
 {
-    return denied(iron_hook_nftw64, AT_FDCWD, dir) ? -1 : REAL(nftw64)(dir, fn, descriptors, flags);
+    if (denied(iron_hook_nftw64, AT_FDCWD, dir)) return -1;
+    walk_moves_cwd(flags, 1);
+    int result = REAL(nftw64)(dir, fn, descriptors, flags);
+    walk_moves_cwd(flags, -1);
+    return result;
 }
 
 int scandir(const char *restrict dir, struct dirent ***restrict list, int (*filter)(const struct dirent *),

@@ -20,6 +20,8 @@
  *   same NAME          dlsym on RTLD_DEFAULT, the libc handle, RTLD_NEXT here and from the module agree for a
  *                      name the library does not hook
  *   nextdep            the module's RTLD_NEXT lookup of a name its own dependency defines (caller's scope kept)
+ *   chdirwalk ROOT <op> <arg>...   the op from inside an nftw FTW_CHDIR callback, at the first file named
+ *                      "existing" (the walk has moved the working directory there, as the hooks never saw)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -153,6 +155,14 @@ static int on_ftw(const char *p, const struct stat *s, int type) { (void)p; (voi
 static int on_filter(const struct dirent *d) { (void)d; callback_op(); return 1; }
 static int on_compare(const struct dirent **a, const struct dirent **b) { callback_op(); return alphasort(a, b); }
 
+static int on_chdir(const char *p, const struct stat *s, int type, struct FTW *f)
+{
+    (void)s;
+    (void)type;
+    if (strcmp(p + f->base, "existing") == 0) callback_op();
+    return 0;
+}
+
 static void run_callback(const char *way, char **op, char *out, size_t size)
 {
     pending = op;
@@ -192,6 +202,13 @@ int main(int argc, char **argv)
             load_module();
             int (*value)(void) = (int (*)(void))module_next("lookup_dep_value");
             snprintf(out, sizeof out, "value=%d", value ? value() : -1);
+        }
+        else if (strcmp(words[0], "chdirwalk") == 0)
+        {
+            pending = words + 2;
+            snprintf(result, sizeof result, "callback not called");
+            int r = nftw(words[1], on_chdir, 4, FTW_CHDIR);
+            snprintf(out, sizeof out, "%s walk=%d", result, r < 0 ? -1 : 0);
         }
         else if (strcmp(words[0], "nftw") == 0 || strcmp(words[0], "ftw") == 0 || strcmp(words[0], "filter") == 0
                  || strcmp(words[0], "filterat") == 0 || strcmp(words[0], "compare") == 0)
