@@ -226,7 +226,8 @@ public class LookupCallbackTests
         File.CreateSymbolicLink(Path.Combine(root, "into-tmp"), box.TmpDir);
         File.WriteAllText(Path.Combine(box.TmpDir, "existing"), "");
         var made = Path.Combine(box.TmpDir, "made");
-        string[] commands = [$"chdirwalk {root} open made"];
+        // a relative root: judging it reads (and keeps) the working directory before the walk moves it
+        string[] commands = ["chdirwalk walked open made"];
         var block = Preloaded.Run(LookupProbe.Exe.Value, commands, box.Policy(TmpProbe.BlockPolicy), LookupProbe.Env(box), cwd: box.Dir);
         Assert.Contains($"{commands[0]} => result=-1 errno=13 walk=0", block.Stdout);
         Assert.False(File.Exists(made), block.ToString());
