@@ -17,14 +17,14 @@ public static class LookupProbe
     public static readonly Lazy<string> Deep = new(() => CProbe.Compile("lookup_deep", Source("lookup_deep.c"), "-shared -fPIC"));
     public static readonly Lazy<string> Interposer = new(() => CProbe.Compile("lookup_interposer", Source("lookup_interposer.c"), "-shared -fPIC"));
 
-    public static readonly string[] Ways = ["direct", "vsym", "noload", "next", "nextv", "nftw", "ftw", "filter", "filterat", "compare"];
+    public static readonly string[] Ways = ["direct", "vsym", "noload", "next", "nextv", "nftw", "ftw", "filter", "filterat", "compare", "mopen"];
 
     /// <summary>A module dlopen'ed with RTLD_DEEPBIND: where a control blocks, the flag is dropped; elsewhere it stands (README, limits).</summary>
     public static readonly string[] BlockWays = [.. Ways, "deep"];
 
     /// <summary>A destination of its own per way: alert reports each destination once.</summary>
     public static readonly string[] Destinations =
-        ["203.0.113.7", "203.0.113.12", "203.0.113.13", "203.0.113.14", "203.0.113.21", "203.0.113.22", "203.0.113.31", "203.0.113.99", "203.0.113.60", "203.0.113.61", "203.0.113.15"];
+        ["203.0.113.7", "203.0.113.12", "203.0.113.13", "203.0.113.14", "203.0.113.21", "203.0.113.22", "203.0.113.31", "203.0.113.99", "203.0.113.60", "203.0.113.61", "203.0.113.15", "203.0.113.41"];
 
     public static string Policy(string action) => NetNamespace.Policy(action, extra:
         $$""", "read_write_tmp": "{{action}}", "read_handler": "{{action}}", "create_child_process": "{{action}}" """);

@@ -135,6 +135,13 @@ static struct link_map *object_of(const void *p)
     return dladdr1(p, &info, (void **)&m, RTLD_DL_LINKMAP) ? m : NULL;
 }
 
+/* A libc of its own in another namespace (dlmopen(LM_ID_NEWLM, "libc.so.6")) has no library in front of it. */
+static int is_libc(const struct link_map *m)
+{
+    const char *slash = m && m->l_name ? strrchr(m->l_name, '/') : NULL;
+    return m && m->l_name && strcmp(slash ? slash + 1 : m->l_name, "libc.so.6") == 0;
+}
+
 static int is_between(const struct link_map *m)
 {
     for (int i = 0; m && i < between_count; i++)
@@ -168,7 +175,8 @@ __attribute__((visibility("hidden"), used)) int iron_lookup_decide(void *handle,
     }
     void *found = version ? ((void *(*)(void *, const char *, const char *))iron_real_dlvsym)(handle, name, version)
                           : ((void *(*)(void *, const char *))iron_real_dlsym)(handle, name);
-    *result = found && (inside(&libc, found) || (between_count && is_between(object_of(found)))) ? ours : found;
+    struct link_map *owner = found && !inside(&libc, found) ? object_of(found) : NULL;
+    *result = found && (inside(&libc, found) || is_libc(owner) || is_between(owner)) ? ours : found;
     return 1;
 }
 

@@ -8,6 +8,7 @@
  *   direct      the name as linked
  *   vsym        dlvsym(RTLD_DEFAULT, name, its oldest version)
  *   noload      dlsym(dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY), name)
+ *   mopen       dlsym on a second libc, dlmopen'ed into a new namespace
  *   next        dlsym(RTLD_NEXT, name) called from a module dlopen'ed after start (LOOKUP_MODULE)
  *   nextv       dlvsym(RTLD_NEXT, name, its oldest version) from that module
  *   deep        the name as bound by a module dlopen'ed with RTLD_DEEPBIND (LOOKUP_DEEP)
@@ -84,6 +85,12 @@ static void *lookup(const char *way, const char *name)
 {
     if (strcmp(way, "vsym") == 0) return dlvsym(RTLD_DEFAULT, name, oldest(name));
     if (strcmp(way, "noload") == 0) return dlsym(dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY), name);
+    if (strcmp(way, "mopen") == 0)
+    {
+        static void *second;
+        if (!second) second = dlmopen(LM_ID_NEWLM, "libc.so.6", RTLD_NOW);
+        return second ? dlsym(second, name) : NULL;
+    }
     if (strcmp(way, "next") == 0) return load_module(), module_next(name);
     if (strcmp(way, "nextv") == 0) return load_module(), module_nextv(name, oldest(name));
     if (strcmp(way, "deep") == 0)
