@@ -144,35 +144,31 @@ internal static unsafe partial class FileHooks
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_opendir")]
     private static nint Opendir(byte* path) => Judge(AT, path, true, "opendir") ? Real.opendir(path) : 0;
 
+    // The walkers call the caller's functions back: they are exported in C (Native/glue/callbacks.c), which
+    // runs libc's walk outside the hook so that the callbacks are judged; here only the path is judged (1: go on).
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_scandir")]
-    private static int Scandir(byte* path, nint list, nint filter, nint compare) =>
-        Judge(AT, path, true, "scandir") ? Real.scandir(path, list, filter, compare) : -1;
+    private static int Scandir(int dirfd, byte* path) => Judge(dirfd, path, true, "scandir") ? 1 : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_scandir64")]
-    private static int Scandir64(byte* path, nint list, nint filter, nint compare) =>
-        Judge(AT, path, true, "scandir64") ? Real.scandir64(path, list, filter, compare) : -1;
+    private static int Scandir64(int dirfd, byte* path) => Judge(dirfd, path, true, "scandir64") ? 1 : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_scandirat")]
-    private static int Scandirat(int dirfd, byte* path, nint list, nint filter, nint compare) =>
-        Judge(dirfd, path, true, "scandirat") ? Real.scandirat(dirfd, path, list, filter, compare) : -1;
+    private static int Scandirat(int dirfd, byte* path) => Judge(dirfd, path, true, "scandirat") ? 1 : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_scandirat64")]
-    private static int Scandirat64(int dirfd, byte* path, nint list, nint filter, nint compare) =>
-        Judge(dirfd, path, true, "scandirat64") ? Real.scandirat64(dirfd, path, list, filter, compare) : -1;
+    private static int Scandirat64(int dirfd, byte* path) => Judge(dirfd, path, true, "scandirat64") ? 1 : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_ftw")]
-    private static int Ftw(byte* path, nint fn, int depth) => Judge(AT, path, true, "ftw") ? Real.ftw(path, fn, depth) : -1;
+    private static int Ftw(int dirfd, byte* path) => Judge(dirfd, path, true, "ftw") ? 1 : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_ftw64")]
-    private static int Ftw64(byte* path, nint fn, int depth) => Judge(AT, path, true, "ftw64") ? Real.ftw64(path, fn, depth) : -1;
+    private static int Ftw64(int dirfd, byte* path) => Judge(dirfd, path, true, "ftw64") ? 1 : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_nftw")]
-    private static int Nftw(byte* path, nint fn, int depth, int flags) =>
-        Judge(AT, path, true, "nftw") ? Real.nftw(path, fn, depth, flags) : -1;
+    private static int Nftw(int dirfd, byte* path) => Judge(dirfd, path, true, "nftw") ? 1 : 0;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_nftw64")]
-    private static int Nftw64(byte* path, nint fn, int depth, int flags) =>
-        Judge(AT, path, true, "nftw64") ? Real.nftw64(path, fn, depth, flags) : -1;
+    private static int Nftw64(int dirfd, byte* path) => Judge(dirfd, path, true, "nftw64") ? 1 : 0;
 
     // ---- create, remove ----
 

@@ -17,7 +17,14 @@ internal static unsafe class TargetResolver
     private const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
     private const int MaxSymlinkHops = 40;
 
-    private static volatile byte[]? s_cwd;
+    private static volatile CachedCwd? s_cwd;
+
+    /// <summary>The working directory as read, and the glue's walk state then: an nftw with FTW_CHDIR moves it unseen.</summary>
+    private sealed class CachedCwd(byte[] path, ulong state)
+    {
+        public readonly byte[] Path = path;
+        public readonly ulong State = state;
+    }
 
     /// <summary>Length of a path argument, or -1 when libc's own answer should be given (NULL, a bad address, longer than PATH_MAX).</summary>
     public static int ArgumentLength(byte* path)
@@ -50,7 +57,8 @@ internal static unsafe class TargetResolver
         if (path.Length > 0 && path[0] == (byte)'/') return PathLexer.Normalize(default, path, dest);
         if (dirfd == Libc.AT_FDCWD)
         {
-            var cwd = s_cwd ?? ReadWorkingDirectory();
+            var cached = s_cwd;
+            var cwd = cached != null && cached.State == Glue.CwdState() ? cached.Path : ReadWorkingDirectory();
             return cwd == null ? -1 : PathLexer.Normalize(cwd, path, dest);
         }
         Span<byte> dir = stackalloc byte[PathMax];
@@ -156,12 +164,13 @@ internal static unsafe class TargetResolver
 
     private static byte[]? ReadWorkingDirectory()
     {
+        ulong state = Glue.CwdState();
         byte* buffer = stackalloc byte[PathMax];
         if (Libc.Getcwd(buffer, PathMax) == null) return null;
         var cwd = new ReadOnlySpan<byte>(buffer, PathMax);
         var copy = cwd[..cwd.IndexOf((byte)0)].ToArray();
         // a vfork child's directory is its own, and this cache is its parent's too
-        if (s_cacheWorkingDirectory && !Lifecycle.ProcessProtection.InVforkChild) s_cwd = copy;
+        if (s_cacheWorkingDirectory && !Lifecycle.ProcessProtection.InVforkChild && state >> 32 == 0) s_cwd = new CachedCwd(copy, state);
         return copy;
     }
 }

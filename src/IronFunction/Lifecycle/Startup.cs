@@ -88,6 +88,9 @@ internal static class Startup
         bool lifecycle = RuntimeApiWatcher.InLambda;
         Hooks.TargetResolver.CacheWorkingDirectory(files);
         Glue.SetHookLists(files, network, lifecycle);
+        // where a control blocks, a module's RTLD_DEEPBIND would let its calls skip the hooks: block means denied, not skipped
+        Glue.SetStripDeepBind(policy.ReadWriteTmp == PolicyAction.Block || policy.ReadHandler == PolicyAction.Block ||
+                              policy.OutboundConnectivity == PolicyAction.Block || policy.CreateChildProcess == PolicyAction.Block);
         Diagnostics.Debug("lifecycle", $"hooks that judge: files={files} network={network} runtime_api={lifecycle}");
     }
 

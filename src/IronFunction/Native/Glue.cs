@@ -55,6 +55,18 @@ internal static partial class Glue
     public static void SetHookLists(bool files, bool network, bool lifecycle) =>
         NativeSetHookLists(files ? 1 : 0, network ? 1 : 0, lifecycle ? 1 : 0);
 
+    /// <summary>FTW_CHDIR walks under way (high half) and a count of their starts and ends (Native/glue/callbacks.c).</summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_cwd_state")]
+    [SuppressGCTransition]
+    public static partial ulong CwdState();
+
+    /// <summary>dlopen drops RTLD_DEEPBIND (Native/glue/lookups.c): a module loaded with it would call libc past the hooks.</summary>
+    public static void SetStripDeepBind(bool on) => NativeSetStripDeepBind(on ? 1 : 0);
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_set_strip_deepbind")]
+    [SuppressGCTransition]
+    private static partial void NativeSetStripDeepBind(int on);
+
     [LibraryImport("iron_glue", EntryPoint = "iron_native_set_hook_lists")]
     [SuppressGCTransition]
     private static partial void NativeSetHookLists(int files, int network, int lifecycle);

@@ -16,10 +16,6 @@ internal static unsafe partial class Real
     public static delegate* unmanaged<byte*, byte*, nint> fopen, fopen64;
     public static delegate* unmanaged<byte*, byte*, nint, nint> freopen, freopen64;
     public static delegate* unmanaged<byte*, nint> opendir;
-    public static delegate* unmanaged<byte*, nint, nint, nint, int> scandir, scandir64;
-    public static delegate* unmanaged<int, byte*, nint, nint, nint, int> scandirat, scandirat64;
-    public static delegate* unmanaged<byte*, nint, int, int> ftw, ftw64;
-    public static delegate* unmanaged<byte*, nint, int, int, int> nftw, nftw64;
     // create, remove, rename, link
     public static delegate* unmanaged<byte*, uint, int> mkdir, mkfifo, chmod, lchmod;
     public static delegate* unmanaged<int, byte*, uint, int> mkdirat, mkfifoat;
@@ -70,14 +66,6 @@ internal static unsafe partial class Real
         freopen = (delegate* unmanaged<byte*, byte*, nint, nint>)Sym("freopen"u8);
         freopen64 = (delegate* unmanaged<byte*, byte*, nint, nint>)Sym("freopen64"u8);
         opendir = (delegate* unmanaged<byte*, nint>)Sym("opendir"u8);
-        scandir = (delegate* unmanaged<byte*, nint, nint, nint, int>)Sym("scandir"u8);
-        scandir64 = (delegate* unmanaged<byte*, nint, nint, nint, int>)Sym("scandir64"u8);
-        scandirat = (delegate* unmanaged<int, byte*, nint, nint, nint, int>)Sym("scandirat"u8);
-        scandirat64 = (delegate* unmanaged<int, byte*, nint, nint, nint, int>)Sym("scandirat64"u8);
-        ftw = (delegate* unmanaged<byte*, nint, int, int>)Sym("ftw"u8);
-        ftw64 = (delegate* unmanaged<byte*, nint, int, int>)Sym("ftw64"u8);
-        nftw = (delegate* unmanaged<byte*, nint, int, int, int>)Sym("nftw"u8);
-        nftw64 = (delegate* unmanaged<byte*, nint, int, int, int>)Sym("nftw64"u8);
         mkdir = (delegate* unmanaged<byte*, uint, int>)Sym("mkdir"u8);
         mkfifo = (delegate* unmanaged<byte*, uint, int>)Sym("mkfifo"u8);
         chmod = (delegate* unmanaged<byte*, uint, int>)Sym("chmod"u8);

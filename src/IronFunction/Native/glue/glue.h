@@ -15,6 +15,8 @@
  *   log_stream.c          10. event lines of the whole process tree go to the first protected process's stderr
  *   resolver_state.c      11. the resolver's configuration as the system made it, compared before each lookup
  *   source_route_filter.c 12. setsockopt: only the options that set a source route enter managed code
+ *   lookups.c             13. dlsym/dlvsym: a hooked name looked up any way is the library's entry
+ *   callbacks.c           14. ftw, nftw, scandir: the caller's callbacks run outside the hook, judged
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
@@ -91,6 +93,15 @@ IRON_SHARED void iron_native_resolve(void);
 #define IRON_OWN_execle ~, 1
 #define IRON_OWN_fexecve ~, 1
 #define IRON_OWN_execveat ~, 1
+/* ... and the walkers that call the caller back (read_write_tmp, callbacks.c; an alias of one would be made there) */
+#define IRON_OWN_ftw ~, 1
+#define IRON_OWN_ftw64 ~, 1
+#define IRON_OWN_nftw ~, 1
+#define IRON_OWN_nftw64 ~, 1
+#define IRON_OWN_scandir ~, 1
+#define IRON_OWN_scandir64 ~, 1
+#define IRON_OWN_scandirat ~, 1
+#define IRON_OWN_scandirat64 ~, 1
 #define IRON_SECOND(a, b, ...) b
 #define IRON_IS_OWN(name) IRON_SECOND_(IRON_OWN_##name, 0, ~)
 #define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)
