@@ -25,6 +25,9 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "close")]
     public static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "fdopendir")]
+    public static partial nint Fdopendir(int fd);
+
     [LibraryImport("libc", EntryPoint = "readlink")]
     public static partial nint Readlink(byte* path, byte* buffer, nint size);
 
