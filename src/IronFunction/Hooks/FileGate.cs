@@ -95,7 +95,7 @@ internal static unsafe class FileGate
         System.Buffer.MemoryCopy(path, a->Buffer, PathArg.Capacity, n);
         a->Buffer[n] = 0;
         a->Path = a->Buffer;
-        a->OriginalLength = n;
+        a->OriginalLength = a->TailLength = n;
         return n >= TargetResolver.PathMax ? -1 : n;
     }
 

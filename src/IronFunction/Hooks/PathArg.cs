@@ -30,7 +30,7 @@ internal unsafe struct PathArg
     public nint Done(nint result) { Release(); return result; }
     public byte* Done(byte* result) { Release(); return result; }
 
-    /// <summary>A template the real call filled in (mkstemp, mkdtemp): its last component goes back to the caller's buffer.</summary>
+    /// <summary>A template the real call filled in (mkstemp, mkdtemp): the copy, or the anchored form's last component, goes back to the caller's buffer.</summary>
     public void CopyBack()
     {
         if (Path == Original || TailLength == 0) return;
