@@ -245,7 +245,7 @@ static int read_once(const char *call, const char *p)
     {
         if (link(p, copy_name) != 0) return -1;
         struct stat st;
-        int leaked = stat(copy_name, &st) == 0 && st.st_ino == handler_ino;
+        int leaked = lstat(copy_name, &st) == 0 && st.st_ino == handler_ino;
         syscall(SYS_unlinkat, AT_FDCWD, copy_name, 0);
         return leaked;
     }
