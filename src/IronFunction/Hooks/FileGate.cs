@@ -113,6 +113,7 @@ internal static unsafe class FileGate
         if (!last.IsEmpty)
         {
             a->Buffer[n++] = (byte)'/';
+            a->LastOffset = n;
             last.CopyTo(new Span<byte>(a->Buffer + n, PathArg.Capacity - n));
             n += last.Length;
         }
@@ -257,6 +258,45 @@ internal static unsafe class FileGate
             s_openat2Unavailable = true;
         }
         return Real.openat(parent, name, flags | O_NOFOLLOW, mode);
+    }
+
+    /// <summary>
+    /// fopen/freopen of a name that did not exist when it was judged: glibc's own open would follow a link planted
+    /// there in between. The library opens (or creates) it itself from the pinned directory, following no link, and
+    /// the stream is opened on that very file through /proc/self/fd, with "x" dropped (the file is there now).
+    /// Returns the descriptor to close after the stream call, -1 when the call must fail (errno set), -2 when
+    /// nothing needs doing (a->Path stands).
+    /// </summary>
+    public static int StreamTarget(PathArg* a, ref byte* mode, byte* reopenMode)
+    {
+        if (a->ObjectFd >= 0 || a->ParentFd < 0 || a->LastOffset == 0) return -2;
+        if ((nuint)mode < 4096 || (nuint)mode >= 0x0000_8000_0000_0000) return -2;
+        int flags = mode[0] switch
+        {
+            (byte)'r' => 0,
+            (byte)'w' => O_WRONLY | O_CREAT | 0x200 /*O_TRUNC*/,
+            (byte)'a' => O_WRONLY | O_CREAT | 0x400 /*O_APPEND*/,
+            _ => -1,
+        };
+        if (flags < 0) return -2; // glibc's EINVAL
+        int m = 0;
+        reopenMode[m++] = mode[0];
+        int i = 1;
+        for (; mode[i] != 0 && i < ModeCopy - 1; i++)
+        {
+            byte c = mode[i];
+            if (c == (byte)',') break;
+            if (c == (byte)'+') flags = (flags & ~O_ACCMODE) | 2 /*O_RDWR*/;
+            else if (c == (byte)'x') { flags |= O_EXCL; continue; }
+            reopenMode[m++] = c;
+        }
+        for (; mode[i] != 0 && i < ModeCopy - 1; i++) reopenMode[m++] = mode[i];
+        reopenMode[m] = 0;
+        int fd = OpenName(a->ParentFd, a->Buffer + a->LastOffset, flags | O_CLOEXEC, 0x1B6 /*0666*/);
+        if (fd < 0) return -1;
+        FdPath(fd, new Span<byte>(a->Buffer, PathArg.Capacity));
+        mode = reopenMode;
+        return fd;
     }
 
     /// <summary>Read access: O_RDONLY or O_RDWR (an O_PATH descriptor reads nothing).</summary>

@@ -158,7 +158,10 @@ internal static unsafe class FileHooks
         PathArg a;
         byte* m = stackalloc byte[ModeCopy];
         mode = CopyMode(mode, m);
-        return Judge(&a, AT, path, C, "fopen", FopenReads(mode)) ? a.Done(Real.fopen(a.Path, mode)) : 0;
+        if (!Judge(&a, AT, path, C, "fopen", FopenReads(mode))) return 0;
+        byte* reopen = stackalloc byte[ModeCopy];
+        int held = JudgeStreamTarget(&a, ref mode, reopen, "fopen");
+        return held == -1 ? a.Done((nint)0) : Held(held, a.Done(Real.fopen(a.Path, mode)));
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_fopen64")]
@@ -167,7 +170,10 @@ internal static unsafe class FileHooks
         PathArg a;
         byte* m = stackalloc byte[ModeCopy];
         mode = CopyMode(mode, m);
-        return Judge(&a, AT, path, C, "fopen64", FopenReads(mode)) ? a.Done(Real.fopen64(a.Path, mode)) : 0;
+        if (!Judge(&a, AT, path, C, "fopen64", FopenReads(mode))) return 0;
+        byte* reopen = stackalloc byte[ModeCopy];
+        int held = JudgeStreamTarget(&a, ref mode, reopen, "fopen64");
+        return held == -1 ? a.Done((nint)0) : Held(held, a.Done(Real.fopen64(a.Path, mode)));
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_freopen")]
@@ -176,7 +182,10 @@ internal static unsafe class FileHooks
         PathArg a;
         byte* m = stackalloc byte[ModeCopy];
         mode = CopyMode(mode, m);
-        return Judge(&a, AT, path, C, "freopen", FopenReads(mode)) ? a.Done(Real.freopen(a.Path, mode, stream)) : 0;
+        if (!Judge(&a, AT, path, C, "freopen", FopenReads(mode))) return 0;
+        byte* reopen = stackalloc byte[ModeCopy];
+        int held = JudgeStreamTarget(&a, ref mode, reopen, "freopen");
+        return held == -1 ? a.Done((nint)0) : Held(held, a.Done(Real.freopen(a.Path, mode, stream)));
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_freopen64")]
@@ -185,7 +194,10 @@ internal static unsafe class FileHooks
         PathArg a;
         byte* m = stackalloc byte[ModeCopy];
         mode = CopyMode(mode, m);
-        return Judge(&a, AT, path, C, "freopen64", FopenReads(mode)) ? a.Done(Real.freopen64(a.Path, mode, stream)) : 0;
+        if (!Judge(&a, AT, path, C, "freopen64", FopenReads(mode))) return 0;
+        byte* reopen = stackalloc byte[ModeCopy];
+        int held = JudgeStreamTarget(&a, ref mode, reopen, "freopen64");
+        return held == -1 ? a.Done((nint)0) : Held(held, a.Done(Real.freopen64(a.Path, mode, stream)));
     }
 
     // opendir is open(O_DIRECTORY) and a directory stream: made from the descriptor the open family judged and opened
@@ -719,6 +731,26 @@ internal static unsafe class FileHooks
         int errno = Errno.Value;
         try { return Restored(PermitTmpfile(function), errno); }
         catch (Exception e) { return Restored(Contained(function, e), errno); }
+    }
+
+    private static int JudgeStreamTarget(PathArg* a, ref byte* mode, byte* reopen, string function)
+    {
+        int errno = Errno.Value;
+        int held;
+        try { held = StreamTarget(a, ref mode, reopen); }
+        catch (Exception e) { Contained(function, e); held = -2; }
+        if (held != -1) Errno.Value = errno;
+        return held;
+    }
+
+    /// <summary>Closes the descriptor a stream was reopened from, once the stream call returned.</summary>
+    private static nint Held(int fd, nint result)
+    {
+        if (fd < 0) return result;
+        int errno = Errno.Value;
+        Libc.Close(fd);
+        Errno.Value = errno;
+        return result;
     }
 
     private static bool Restored(bool permitted, int errno)

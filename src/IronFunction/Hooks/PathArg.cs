@@ -18,12 +18,14 @@ internal unsafe struct PathArg
     /// <summary>The caller's pointer, its length and that of its last component (mkstemp writes the name back).</summary>
     public byte* Original;
     public int OriginalLength, TailLength;
+    /// <summary>Where the name starts in an anchored "/proc/self/fd/N/name" (0 for the other forms).</summary>
+    public int LastOffset;
 
     public void Init(byte* path)
     {
         Path = Original = path;
         ParentFd = ObjectFd = -1;
-        OriginalLength = TailLength = 0;
+        OriginalLength = TailLength = LastOffset = 0;
     }
 
     public int Done(int result) { Release(); return result; }

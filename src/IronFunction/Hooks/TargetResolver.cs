@@ -57,7 +57,7 @@ internal static unsafe class TargetResolver
         if (path.Length > 0 && path[0] == (byte)'/') return PathLexer.Normalize(default, path, dest);
         if (dirfd == Libc.AT_FDCWD)
         {
-            var cwd = s_cwd ?? ReadWorkingDirectory();
+            var cwd = (Glue.WorkingDirectoryPerThread ? null : s_cwd) ?? ReadWorkingDirectory();
             return cwd == null ? -1 : PathLexer.Normalize(cwd, path, dest);
         }
         Span<byte> dir = stackalloc byte[PathMax];
@@ -273,7 +273,7 @@ internal static unsafe class TargetResolver
         var cwd = new ReadOnlySpan<byte>(buffer, PathMax);
         var copy = cwd[..cwd.IndexOf((byte)0)].ToArray();
         // a vfork child's directory is its own, and this cache is its parent's too
-        if (s_cacheWorkingDirectory && !Lifecycle.ProcessProtection.InVforkChild) s_cwd = copy;
+        if (s_cacheWorkingDirectory && !Lifecycle.ProcessProtection.InVforkChild && !Glue.WorkingDirectoryPerThread) s_cwd = copy;
         return copy;
     }
 }

@@ -11,7 +11,7 @@ namespace IronFunction.Tests.EndToEnd;
 /// <summary>The race probe and its runs.</summary>
 public static class RaceProbe
 {
-    public const int Tries = 20000;
+    public const int Tries = 100000;
     public const int Milliseconds = 3000;
 
     public static readonly Lazy<string> Exe = new(() => CProbe.Compile("race_probe",
@@ -37,6 +37,7 @@ public class PathRaceTests
     [InlineData("bytes")]      // "/tmp_/x" <-> "/tmp//x" in the caller's buffer
     [InlineData("link-dir")]   // a directory link swapped between a safe directory and /tmp
     [InlineData("link-last")]  // the followed last component swapped between a safe file and one in /tmp
+    [InlineData("link-appear")] // the followed last component absent when judged, then a link into /tmp
     [InlineData("cwd")]        // the working directory flipped between a safe directory and /tmp
     public void Creating_calls_never_land_in_tmp_whatever_another_thread_changes(string kind)
     {
@@ -84,6 +85,7 @@ public class PathRaceTests
     [InlineData("bytes")]      // "app.pz" <-> "app.py"
     [InlineData("link-dir")]   // <box>/lnk/app.py, lnk swapped between a look-alike directory and the task root
     [InlineData("link-last")]  // <box>/lnk swapped between a look-alike app.py and the handler
+    [InlineData("link-appear")] // <box>/lnk absent when judged, then a link to the handler
     [InlineData("cwd")]        // "app.py" with the working directory flipped between the look-alike and the task root
     public void Reading_calls_never_reach_the_handler_whatever_another_thread_changes(string kind)
     {
@@ -93,7 +95,7 @@ public class PathRaceTests
         File.WriteAllText(Path.Combine(root.Dir, "app.pz"), "look-alike\n");
         File.WriteAllText(Path.Combine(elsewhere, "app.py"), "look-alike\n");
         var run = Preloaded.Run(RaceProbe.Exe.Value,
-            ["read", kind, root.Dir, elsewhere, RaceProbe.Tries.ToString(), "2000"],
+            ["read", kind, root.Dir, elsewhere, RaceProbe.Tries.ToString(), RaceProbe.Milliseconds.ToString()],
             box.Policy(HandlerRuns.Block), root.Env(), cwd: box.Dir);
         var counters = RaceProbe.Counters(run);
         Assert.True(counters["calls"] > 0, run.ToString());

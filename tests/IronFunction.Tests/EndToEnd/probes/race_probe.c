@@ -8,12 +8,14 @@
  *       kind: bytes      path "/tmp_/<tmp's name>/f" with byte 4 flipped between '_' and '/'
  *             link-dir   path "<safe>/lnk/f", lnk swapped between <safe>/d and <tmp>
  *             link-last  path "<safe>/lnk", lnk swapped between <safe>/d/f and <tmp>/f (the open family, fopen)
+ *             link-appear path "<safe>/lnk", lnk alternately absent and a link to <tmp>/f (the open family, fopen)
  *             cwd        path "f", the working directory flipped between <safe>/d and <tmp>
  *   race_probe read <kind> <task> <elsewhere> <tries> <ms>
  *       the main thread reads <task>/app.py's stand-ins with every reading call while a flipper turns them into the
  *       handler; prints "leaked=<n> read=<n> calls=<n>" where leaked counts reads that returned the handler's bytes
  *       (or another name for it). kind: bytes (app.pz <-> app.py), link-dir (<box>/lnk/app.py, lnk swapped between
- *       <elsewhere> and <task>), link-last (lnk -> <elsewhere>/app.py | <task>/app.py), cwd.
+ *       <elsewhere> and <task>), link-last (lnk -> <elsewhere>/app.py | <task>/app.py), link-appear (lnk absent |
+ *       -> <task>/app.py), cwd.
  *   race_probe thread-cwd <safe> <tmp> <call>
  *       a thread unshares its filesystem context (unshare(CLONE_FS)) and changes to <tmp>; the main thread then makes
  *       a relative call of its own (from <safe>); the thread creates "f" with <call>: "result=<ret> errno=<n>".
@@ -65,6 +67,11 @@ static void *flipper(void *arg)
     {
         if (strcmp(kind, "bytes") == 0) p[4] = (i & 1) ? '/' : '_';
         else if (strcmp(kind, "cwd") == 0) { if (chdir((i & 1) ? cwd_b : cwd_a) != 0) die("chdir"); }
+        else if (strcmp(kind, "link-appear") == 0)
+        {
+            if (i & 1) syscall(SYS_symlinkat, target_b, AT_FDCWD, lnk);
+            else syscall(SYS_unlinkat, AT_FDCWD, lnk, 0);
+        }
         else swap_link((i & 1) ? target_b : target_a);
     }
     return NULL;
@@ -171,7 +178,7 @@ static int run_create(int tries, long ms)
         snprintf(target_a, sizeof target_a, "%s", d_dir);
         snprintf(target_b, sizeof target_b, "%s", tmp);
     }
-    else if (!strcmp(kind, "link-last"))
+    else if (!strcmp(kind, "link-last") || !strcmp(kind, "link-appear"))
     {
         snprintf(path, sizeof path, "%s", lnk);
         snprintf(target_a, sizeof target_a, "%s/f", d_dir);
@@ -185,7 +192,7 @@ static int run_create(int tries, long ms)
         if (chdir(cwd_a) != 0) die("chdir");
     }
     else die("kind");
-    if (strcmp(kind, "bytes") && strcmp(kind, "cwd")) swap_link(target_a);
+    if (strcmp(kind, "bytes") && strcmp(kind, "cwd") && strcmp(kind, "link-appear")) swap_link(target_a);
 
     /* link-last only makes sense for calls that follow their last component */
     int ncalls = sizeof create_calls / sizeof create_calls[0];
@@ -196,7 +203,7 @@ static int run_create(int tries, long ms)
     for (int i = 0; i < tries && now_ms() < end; i++)
     {
         const char *call = create_calls[i % ncalls];
-        if (!strcmp(kind, "link-last") && strcmp(call, "open") && strcmp(call, "openat") && strcmp(call, "creat") &&
+        if ((!strcmp(kind, "link-last") || !strcmp(kind, "link-appear")) && strcmp(call, "open") && strcmp(call, "openat") && strcmp(call, "creat") &&
             strcmp(call, "fopen"))
             continue;
         char local[4200], made[4300];
@@ -261,14 +268,13 @@ static int run_read(int tries, long ms)
     if (stat(handler, &st) != 0) die("stat handler");
     handler_ino = st.st_ino;
     snprintf(copy_name, sizeof copy_name, "%s/copy.py", safe);
-    if (!strcmp(kind, "bytes")) snprintf(path, sizeof path, "%s/app.pz", task);
-    else if (!strcmp(kind, "link-dir"))
+    if (!strcmp(kind, "link-dir"))
     {
         snprintf(path, sizeof path, "%s/app.py", lnk);
         snprintf(target_a, sizeof target_a, "%s", elsewhere);
         snprintf(target_b, sizeof target_b, "%s", task);
     }
-    else if (!strcmp(kind, "link-last"))
+    else if (!strcmp(kind, "link-last") || !strcmp(kind, "link-appear"))
     {
         snprintf(path, sizeof path, "%s", lnk);
         snprintf(target_a, sizeof target_a, "%s/app.py", elsewhere);
@@ -282,7 +288,7 @@ static int run_read(int tries, long ms)
         if (chdir(cwd_a) != 0) die("chdir");
     }
     else die("kind");
-    if (strcmp(kind, "bytes") && strcmp(kind, "cwd")) swap_link(target_a);
+    if (strcmp(kind, "cwd") && strcmp(kind, "link-appear")) swap_link(target_a);
     int ncalls = 4;
     pthread_t t;
     start(&t);
