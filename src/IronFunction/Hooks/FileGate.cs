@@ -203,6 +203,7 @@ internal static unsafe class FileGate
         var pin = followLast ? TargetResolver.PinMode.FollowCreate : TargetResolver.PinMode.NoFollow;
         Span<byte> last = stackalloc byte[TargetResolver.PathMax + 1];
         Span<byte> proc = stackalloc byte[32];
+        byte* dot = stackalloc byte[2] { (byte)'.', 0 };
         for (int attempt = 0; attempt < 8; attempt++)
         {
             n = TargetResolver.Pin(anchor, arg, pin, target, last, out int lastLength, out int parent, out int obj);
@@ -217,7 +218,6 @@ internal static unsafe class FileGate
                     fixed (byte* pp = proc) fd = Real.openat(Libc.AT_FDCWD, pp, flags, mode);
                     return OpenOutcome.Completed;
                 }
-                byte* dot = stackalloc byte[2] { (byte)'.', 0 };
                 fixed (byte* lp = last)
                     fd = lastLength == 0 ? Real.openat(parent, dot, flags, mode) : OpenName(parent, lp, flags, mode);
                 // the name became a link after it was judged: resolve again
