@@ -168,19 +168,21 @@ internal static unsafe class FileGate
             anchor = Real.openat(dirfd, dot, O_PATH | 0x10000 /*O_DIRECTORY*/ | O_CLOEXEC, 0);
             if (anchor < 0) return OpenOutcome.Completed;
         }
-        try { return OpenFrom(a, anchor, arg, flags, mode, tmp, handler, function, out fd); }
+        try { return OpenFrom(a, anchor, dirfd == Libc.AT_FDCWD, arg, flags, mode, tmp, handler, function, out fd); }
         finally
         {
             if (anchor >= 0) { int e = Errno.Value; Libc.Close(anchor); Errno.Value = e; }
         }
     }
 
-    private static OpenOutcome OpenFrom(PathArg* a, int anchor, ReadOnlySpan<byte> arg, int flags, uint mode,
-        PolicyAction tmp, bool handler, string function, out int fd)
+    private static OpenOutcome OpenFrom(PathArg* a, int anchor, bool fromWorkingDirectory, ReadOnlySpan<byte> arg, int flags,
+        uint mode, PolicyAction tmp, bool handler, string function, out int fd)
     {
         fd = -1;
         Span<byte> target = stackalloc byte[TargetResolver.BufferSize];
-        int n = TargetResolver.Lexical(anchor, arg, target);
+        int n = anchor >= 0 && fromWorkingDirectory
+            ? TargetResolver.LexicalFromWorkingDirectory(anchor, arg, target)
+            : TargetResolver.Lexical(anchor, arg, target);
         bool reported = false;
         if (n >= 0 && Covered(tmp, handler, target[..n]))
         {

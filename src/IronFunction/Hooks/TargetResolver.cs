@@ -30,7 +30,39 @@ internal static unsafe class TargetResolver
     }
 
     /// <summary>The working directory changed (or may have been renamed): read it again on next use.</summary>
-    public static void ForgetWorkingDirectory() => s_cwd = null;
+    public static void ForgetWorkingDirectory()
+    {
+        s_cwd = null;
+        s_pinnedCwd = null;
+    }
+
+    /// <summary>A working directory's path as last read back through /proc/self/fd, with the directory's identity.</summary>
+    private sealed class PinnedDirectory(byte[] path, ulong device, ulong inode)
+    {
+        public readonly byte[] Path = path;
+        public readonly ulong Device = device, Inode = inode;
+    }
+
+    private static volatile PinnedDirectory? s_pinnedCwd;
+
+    /// <summary>
+    /// Lexical absolute form of a relative path from a working directory held open (<paramref name="pinned"/>): its path
+    /// is read back through /proc/self/fd when it is not the directory last read back (a fstat compares device and
+    /// inode), so that a thread's own directory, or one changed since, is always the one judged.
+    /// </summary>
+    public static int LexicalFromWorkingDirectory(int pinned, ReadOnlySpan<byte> path, Span<byte> dest)
+    {
+        ulong* stat = stackalloc ulong[32];
+        if (Libc.Fstat(pinned, stat) != 0) return Lexical(pinned, path, dest);
+        var known = s_pinnedCwd;
+        if (known != null && known.Device == stat[0] && known.Inode == stat[1]) return PathLexer.Normalize(known.Path, path, dest);
+        Span<byte> dir = stackalloc byte[PathMax];
+        int n = DescriptorPath(pinned, dir);
+        if (n < 0) return -1;
+        // a vfork child shares its parent's memory: it leaves the parent's cache as it was
+        if (!Lifecycle.ProcessProtection.InVforkChild) s_pinnedCwd = new PinnedDirectory(dir[..n].ToArray(), stat[0], stat[1]);
+        return PathLexer.Normalize(dir[..n], path, dest);
+    }
 
     private static bool s_cacheWorkingDirectory = true;
 
