@@ -50,8 +50,7 @@ internal static unsafe class FileGate
         if (n >= 0 && Covered(tmp, handler, target[..n]))
         {
             if (!Judge(tmp, handler, function, target[..n])) return false;
-            if (!StillToResolve(tmp, target[..n])) return true;
-            handler = false; // reported; read_write_tmp still judges where the path really leads
+            if (!StillToJudge(ref tmp, ref handler, target[..n])) return true;
         }
         Span<byte> last = stackalloc byte[TargetResolver.PathMax + 1];
         n = TargetResolver.Pin(dirfd, arg, mode, target, last, out int lastLength, out a->ParentFd, out a->ObjectFd);
@@ -187,8 +186,7 @@ internal static unsafe class FileGate
         if (n >= 0 && Covered(tmp, handler, target[..n]))
         {
             if (!Judge(tmp, handler, function, target[..n])) return OpenOutcome.Denied;
-            if (!StillToResolve(tmp, target[..n])) { fd = Real.openat(anchor, a->Path, flags, mode); return OpenOutcome.Completed; }
-            handler = false; // reported; read_write_tmp still judges where the path really leads
+            if (!StillToJudge(ref tmp, ref handler, target[..n])) { fd = Real.openat(anchor, a->Path, flags, mode); return OpenOutcome.Completed; }
             reported = true;
         }
 
@@ -331,11 +329,15 @@ internal static unsafe class FileGate
     }
 
     /// <summary>
-    /// After a lexical target was judged and let through: read_write_tmp judges a lexical /tmp path at once,
-    /// but a path that was only a handler file (alert) may still lead into /tmp through a link.
+    /// After a lexical target was judged and let through (alert): the rules that covered it are done (reported once);
+    /// a rule left judges where the path really leads (a /tmp link to the handler, a handler-named link into /tmp).
     /// </summary>
-    private static bool StillToResolve(PolicyAction tmp, ReadOnlySpan<byte> lexical) =>
-        tmp != PolicyAction.Allow && !Startup.TmpRule.Covers(lexical);
+    private static bool StillToJudge(ref PolicyAction tmp, ref bool handler, ReadOnlySpan<byte> lexical)
+    {
+        if (tmp != PolicyAction.Allow && Startup.TmpRule.Covers(lexical)) tmp = PolicyAction.Allow;
+        if (handler && HandlerProtection.Files.Covers(lexical)) handler = false;
+        return tmp != PolicyAction.Allow || handler;
+    }
 
     /// <summary>Whether any active rule covers the target (read_write_tmp when not allow, read_handler when armed and reading).</summary>
     private static bool Covered(PolicyAction tmp, bool handler, ReadOnlySpan<byte> target) =>

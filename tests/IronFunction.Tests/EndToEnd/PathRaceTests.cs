@@ -189,3 +189,24 @@ public class PerThreadWorkingDirectoryTests
         else TmpProbe.SingleEvent(run, action, Path.Combine(box.TmpDir, "f"));
     }
 }
+
+/// <summary>A path judged lexically by one rule is still judged where it really leads by the others.</summary>
+public class LexicalThenRealTargetTests
+{
+    [Theory]
+    [InlineData("open")]
+    [InlineData("fopen")]
+    [InlineData("openat")]
+    public void A_tmp_link_to_the_handler_is_reported_as_tmp_and_denied_as_the_handler(string call)
+    {
+        using var box = new Sandbox();
+        var root = new ProbeTaskRoot(box);
+        var link = Path.Combine(box.TmpDir, "h.py");
+        File.CreateSymbolicLink(link, root.Handler);
+        var run = Preloaded.Run(TmpProbe.Exe.Value, [call, link],
+            box.Policy("""{"read_write_tmp":"alert","read_handler":"block"}"""), root.Env(), cwd: root.Dir);
+        Assert.Equal(call == "fopen" ? "result=NULL errno=13" : "result=-1 errno=13", TmpProbe.Line(run));
+        Assert.Contains(run.Events, e => e.Str("event_type") == "read_write_tmp" && e.Str("action") == "alert" && e.Str("what") == link);
+        Assert.Contains(run.Events, e => e.Str("event_type") == "read_handler" && e.Str("action") == "block" && e.Str("what") == root.Handler);
+    }
+}
