@@ -78,7 +78,7 @@ internal static unsafe class FileGate
         if ((atFlags & AT_EMPTY_PATH) != 0 && path != null && TargetResolver.ArgumentLength(path) == 0)
         {
             a->Init(path);
-            return PermitDescriptor(dirfd, function);
+            return PermitDescriptor(a, dirfd, function);
         }
         var mode = (atFlags & AT_SYMLINK_NOFOLLOW) == 0 ? TargetResolver.PinMode.Follow : TargetResolver.PinMode.NoFollow;
         return Permit(a, dirfd, path, mode, function, readsContent);
@@ -129,15 +129,26 @@ internal static unsafe class FileGate
         return 14 + digits;
     }
 
-    /// <summary>A call that names a file by descriptor (AT_EMPTY_PATH): judged by where the descriptor points.</summary>
-    public static bool PermitDescriptor(int fd, string function)
+    /// <summary>
+    /// A call that names a file by descriptor (AT_EMPTY_PATH, a NULL path): judged by where the descriptor points. The
+    /// descriptor is duplicated first and the call made on the duplicate (<see cref="PathArg.Descriptor"/>), so that a
+    /// dup2 onto that number by another thread cannot change the file between the judgement and the call.
+    /// </summary>
+    public static bool PermitDescriptor(PathArg* a, int fd, string function)
     {
         var action = Startup.Policy.ReadWriteTmp;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        int pinned = Libc.Fcntl(fd, 1030 /*F_DUPFD_CLOEXEC*/, 0);
+        // not a descriptor (EBADF): the call gives that answer itself
+        if (pinned < 0) return true;
+        a->ObjectFd = pinned;
+        fd = pinned;
         Span<byte> target = stackalloc byte[TargetResolver.PathMax];
         int n = TargetResolver.DescriptorPath(fd, target);
         if (n < 0 || !Startup.TmpRule.Covers(target[..n])) return true;
-        return Violation(action, function, target[..n]);
+        if (Violation(action, function, target[..n])) return true;
+        a->Done(0);
+        return false;
     }
 
     /// <summary>

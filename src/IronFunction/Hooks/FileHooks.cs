@@ -397,7 +397,7 @@ internal static unsafe class FileHooks
         PathArg a, b;
         if (!JudgeAt(&a, fromDir, from, (flags & AT_SYMLINK_FOLLOW) != 0 ? flags & ~0x100 : flags | 0x100, "linkat", readsContent: true)) return -1;
         if (!Judge(&b, toDir, to, N, "linkat")) return a.Done(-1);
-        return a.Done(b.Done(Real.linkat(fromDir, a.Path, toDir, b.Path, flags)));
+        return a.Done(b.Done(Real.linkat(a.Descriptor(fromDir), a.Path, toDir, b.Path, flags)));
     }
 
     // the link's own name is judged; where it points is judged when something follows it
@@ -449,7 +449,7 @@ internal static unsafe class FileHooks
     private static int Fchmodat(int dirfd, byte* path, uint mode, int flags)
     {
         PathArg a;
-        return JudgeAt(&a, dirfd, path, flags, "fchmodat") ? a.Done(Real.fchmodat(dirfd, a.Path, mode, flags)) : -1;
+        return JudgeAt(&a, dirfd, path, flags, "fchmodat") ? a.Done(Real.fchmodat(a.Descriptor(dirfd), a.Path, mode, flags)) : -1;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_chown")]
@@ -470,7 +470,7 @@ internal static unsafe class FileHooks
     private static int Fchownat(int dirfd, byte* path, uint uid, uint gid, int flags)
     {
         PathArg a;
-        return JudgeAt(&a, dirfd, path, flags, "fchownat") ? a.Done(Real.fchownat(dirfd, a.Path, uid, gid, flags)) : -1;
+        return JudgeAt(&a, dirfd, path, flags, "fchownat") ? a.Done(Real.fchownat(a.Descriptor(dirfd), a.Path, uid, gid, flags)) : -1;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_utime")]
@@ -500,8 +500,8 @@ internal static unsafe class FileHooks
     {
         PathArg a;
         (&a)->Init(path);
-        return (path == null ? JudgeDescriptor(dirfd, "utimensat") : JudgeAt(&a, dirfd, path, flags, "utimensat"))
-            ? a.Done(Real.utimensat(dirfd, a.Path, times, flags)) : -1;
+        return (path == null ? JudgeDescriptor(&a, dirfd, "utimensat") : JudgeAt(&a, dirfd, path, flags, "utimensat"))
+            ? a.Done(Real.utimensat(a.Descriptor(dirfd), a.Path, times, flags)) : -1;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_futimesat")]
@@ -509,8 +509,8 @@ internal static unsafe class FileHooks
     {
         PathArg a;
         (&a)->Init(path);
-        return (path == null ? JudgeDescriptor(dirfd, "futimesat") : Judge(&a, dirfd, path, F, "futimesat"))
-            ? a.Done(Real.futimesat(dirfd, a.Path, times)) : -1;
+        return (path == null ? JudgeDescriptor(&a, dirfd, "futimesat") : Judge(&a, dirfd, path, F, "futimesat"))
+            ? a.Done(Real.futimesat(a.Descriptor(dirfd), a.Path, times)) : -1;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_setxattr")]
@@ -712,11 +712,11 @@ internal static unsafe class FileHooks
         catch (Exception e) { return Restored(Contained(a, template, function, e), errno); }
     }
 
-    private static bool JudgeDescriptor(int fd, string function)
+    private static bool JudgeDescriptor(PathArg* a, int fd, string function)
     {
         int errno = Errno.Value;
-        try { return Restored(PermitDescriptor(fd, function), errno); }
-        catch (Exception e) { return Restored(Contained(function, e), errno); }
+        try { return Restored(PermitDescriptor(a, fd, function), errno); }
+        catch (Exception e) { return Restored(Contained(a, a->Path, function, e), errno); }
     }
 
     private static bool JudgeSocketPath(PathArg* a, byte* address, uint length, byte* copy, ref byte* use, ref uint useLength, string function)

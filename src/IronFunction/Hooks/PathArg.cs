@@ -28,6 +28,9 @@ internal unsafe struct PathArg
         OriginalLength = TailLength = LastOffset = 0;
     }
 
+    /// <summary>The descriptor the call acts on: the duplicate that was judged (AT_EMPTY_PATH, NULL path), else the caller's.</summary>
+    public int Descriptor(int dirfd) => ObjectFd >= 0 ? ObjectFd : dirfd;
+
     public int Done(int result) { Release(); return result; }
     public nint Done(nint result) { Release(); return result; }
     public byte* Done(byte* result) { Release(); return result; }

@@ -30,6 +30,9 @@ internal static unsafe partial class Libc
     [SuppressGCTransition]
     public static partial int Fstat(int fd, ulong* stat);
 
+    [LibraryImport("libc", EntryPoint = "fcntl")]
+    public static partial int Fcntl(int fd, int command, int argument);
+
     [LibraryImport("libc", EntryPoint = "fdopendir")]
     public static partial nint Fdopendir(int fd);
 

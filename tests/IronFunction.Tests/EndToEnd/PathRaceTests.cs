@@ -81,6 +81,23 @@ public class PathRaceTests
         }
     }
 
+    [Fact]
+    public void A_call_on_a_descriptor_acts_on_the_file_judged_whatever_is_dup2ed_onto_it()
+    {
+        using var box = new Sandbox();
+        var safe = Path.Combine(box.Dir, "f");
+        var inTmp = Path.Combine(box.TmpDir, "f");
+        TmpProbe.WriteFile(safe, "safe\n");
+        TmpProbe.WriteFile(inTmp, "tmp\n");
+        var run = Preloaded.Run(RaceProbe.Exe.Value,
+            ["descriptor", safe, inTmp, RaceProbe.Tries.ToString(), RaceProbe.Milliseconds.ToString()],
+            box.Policy(TmpProbe.BlockPolicy), TmpProbe.Env);
+        Assert.Equal(0, RaceProbe.Counters(run)["landed"]);
+        Assert.Equal(TmpProbe.T0, File.GetLastWriteTimeUtc(inTmp));
+        Assert.NotEmpty(run.Events);
+        RaceProbe.NoDiagnostics(run);
+    }
+
     [Theory]
     [InlineData("bytes")]      // "app.pz" <-> "app.py"
     [InlineData("link-dir")]   // <box>/lnk/app.py, lnk swapped between a look-alike directory and the task root

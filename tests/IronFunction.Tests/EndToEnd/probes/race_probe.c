@@ -16,6 +16,10 @@
  *       (or another name for it). kind: bytes (app.pz <-> app.py), link-dir (<box>/lnk/app.py, lnk swapped between
  *       <elsewhere> and <task>), link-last (lnk -> <elsewhere>/app.py | <task>/app.py), link-appear (lnk absent |
  *       -> <task>/app.py), cwd.
+ *   race_probe descriptor <safe-file> <tmp-file> <tries> <ms>
+ *       descriptor 100 is swapped (dup2) between the two files while the main thread sets its times by descriptor
+ *       (utimensat(100, NULL), futimesat(100, NULL), fchownat(100, "", AT_EMPTY_PATH)); prints "landed=1" when the
+ *       file in /tmp got the times.
  *   race_probe thread-cwd <safe> <tmp> <call>
  *       a thread unshares its filesystem context (unshare(CLONE_FS)) and changes to <tmp>; the main thread then makes
  *       a relative call of its own (from <safe>); the thread creates "f" with <call>: "result=<ret> errno=<n>".
@@ -33,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -360,6 +365,43 @@ static int run_thread_cwd(void)
     return 0;
 }
 
+/* ---- a descriptor swapped under a call that names a file by descriptor ---- */
+
+static int fd_safe, fd_tmp;
+static void *dup_flipper(void *arg)
+{
+    (void)arg;
+    for (int i = 0; !atomic_load_explicit(&stop, memory_order_relaxed); i++) dup2((i & 1) ? fd_tmp : fd_safe, 100);
+    return NULL;
+}
+
+static int run_descriptor(const char *safe_file, const char *tmp_file, int tries, long ms)
+{
+    fd_safe = (int)syscall(SYS_openat, AT_FDCWD, safe_file, O_RDONLY);
+    fd_tmp = (int)syscall(SYS_openat, AT_FDCWD, tmp_file, O_RDONLY);
+    if (fd_safe < 0 || fd_tmp < 0) die("open fixtures");
+    dup2(fd_safe, 100);
+    pthread_t t;
+    if (pthread_create(&t, NULL, dup_flipper, NULL) != 0) die("pthread_create");
+    struct timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
+    const char *volatile none = NULL; /* the descriptor itself, as glibc's futimens does */
+    struct timeval tv[2] = {{1000000000, 0}, {1000000000, 0}};
+    long end = now_ms() + ms;
+    int calls = 0;
+    for (int i = 0; i < tries && now_ms() < end; i++, calls++)
+    {
+        if (i % 3 == 0) utimensat(100, none, times, 0);
+        else if (i % 3 == 1) futimesat(100, none, tv);
+        else fchownat(100, "", getuid(), getgid(), AT_EMPTY_PATH);
+    }
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    struct stat st;
+    if (stat(tmp_file, &st) != 0) die("stat");
+    printf("landed=%d calls=%d\n", st.st_mtime == 1000000000, calls);
+    return 0;
+}
+
 /* a flipper for the read "bytes" race: the last byte of the path, app.pz <-> app.py */
 static size_t byte_at;
 static void *byte_flipper(void *arg)
@@ -416,6 +458,7 @@ int main(int argc, char **argv)
         }
         return run_read(atoi(argv[5]), atol(argv[6]));
     }
+    if (argc >= 6 && !strcmp(argv[1], "descriptor")) return run_descriptor(argv[2], argv[3], atoi(argv[4]), atol(argv[5]));
     if (argc >= 5 && !strcmp(argv[1], "thread-cwd"))
     {
         safe = argv[2]; tmp = argv[3]; thread_call = argv[4];
