@@ -29,89 +29,197 @@ internal static unsafe class FileGate
     private struct OpenHow { public ulong Flags, Mode, Resolve; }
 
     /// <summary>
-    /// Judges a path argument; false when the call must be denied (errno is then EACCES).
+    /// Judges a path argument; false when the call must be denied (errno is then EACCES, or the error the call
+    /// itself would meet on a path that does not resolve). The path is copied into <paramref name="a"/> and resolved
+    /// with pinned descriptors; the real call receives a->Path, which names what was judged.
     /// <paramref name="readsContent"/>: the call reads the file or gives it another name, which read_handler judges too.
     /// </summary>
-    public static bool Permit(int dirfd, byte* path, bool followLast, string function, bool readsContent = false)
+    public static bool Permit(PathArg* a, int dirfd, byte* path, TargetResolver.PinMode mode, string function,
+        bool readsContent = false, bool anchor = true)
     {
+        a->Init(path);
         var tmp = Startup.Policy.ReadWriteTmp;
         bool handler = readsContent && HandlerProtection.Armed;
         if ((tmp == PolicyAction.Allow && !handler) || ReentrancyGuard.Active) return true;
-        int length = TargetResolver.ArgumentLength(path);
         // NULL, bad, over-long or empty: the call itself gives libc's answer (EFAULT, ENAMETOOLONG, ENOENT)
+        int length = Copy(a, path);
         if (length <= 0) return true;
-        var arg = new ReadOnlySpan<byte>(path, length);
+        var arg = new ReadOnlySpan<byte>(a->Path, length);
         Span<byte> target = stackalloc byte[TargetResolver.BufferSize];
         int n = TargetResolver.Lexical(dirfd, arg, target);
         if (n >= 0 && Covered(tmp, handler, target[..n]))
         {
             if (!Judge(tmp, handler, function, target[..n])) return false;
-            if (!StillToResolve(tmp, target[..n])) return true;
-            handler = false; // reported; read_write_tmp still judges where the path really leads
+            if (!StillToJudge(ref tmp, ref handler, target[..n])) return true;
         }
-        n = TargetResolver.Kernel(dirfd, arg, followLast, target);
-        if (n < 0 || !Covered(tmp, handler, target[..n])) return true;
-        return Judge(tmp, handler, function, target[..n]);
-    }
-
-    /// <summary>Judges an "at" call's flags: AT_SYMLINK_NOFOLLOW stops at a final link, AT_EMPTY_PATH names dirfd itself.</summary>
-    public static bool PermitAt(int dirfd, byte* path, int atFlags, string function, bool readsContent = false)
-    {
-        if ((atFlags & AT_EMPTY_PATH) != 0 && path != null && TargetResolver.ArgumentLength(path) == 0)
-            return PermitDescriptor(dirfd, function, readsContent);
-        return Permit(dirfd, path, (atFlags & AT_SYMLINK_NOFOLLOW) == 0, function, readsContent);
+        Span<byte> last = stackalloc byte[TargetResolver.PathMax + 1];
+        n = TargetResolver.Pin(dirfd, arg, mode, target, last, out int lastLength, out a->ParentFd, out a->ObjectFd);
+        // a path that does not resolve reaches nothing: the call gets the error it would meet itself
+        if (n < 0) { Errno.Value = -n; return false; }
+        if (Covered(tmp, handler, target[..n]) && !Judge(tmp, handler, function, target[..n])) { a->Done(0); return false; }
+        if (anchor) Anchor(a, last[..lastLength], mode);
+        else a->Done(0);
+        return true;
     }
 
     /// <summary>
-    /// A call that names a file by descriptor (AT_EMPTY_PATH, a stream reopened with freopen(NULL, …)): judged by
-    /// where the descriptor points. <paramref name="readsContent"/> as for <see cref="Permit"/>.
+    /// Like <see cref="Permit"/>, for a template the real call fills in (mkstemp, mkdtemp): glibc checks the template
+    /// before any system call, so a path that does not resolve is left to the call with the copied bytes.
     /// </summary>
-    public static bool PermitDescriptor(int fd, string function, bool readsContent = false)
+    public static bool PermitTemplate(PathArg* a, byte* path, string function)
+    {
+        if (Permit(a, Libc.AT_FDCWD, path, TargetResolver.PinMode.NoFollow, function)) return true;
+        return Errno.Value != Errno.EACCES;
+    }
+
+    /// <summary>Judges an "at" call's flags: AT_SYMLINK_NOFOLLOW stops at a final link, AT_EMPTY_PATH names dirfd itself.</summary>
+    public static bool PermitAt(PathArg* a, int dirfd, byte* path, int atFlags, string function, bool readsContent = false)
+    {
+        if ((atFlags & AT_EMPTY_PATH) != 0 && path != null && TargetResolver.ArgumentLength(path) == 0)
+        {
+            a->Init(path);
+            return PermitDescriptor(a, dirfd, function, readsContent);
+        }
+        var mode = (atFlags & AT_SYMLINK_NOFOLLOW) == 0 ? TargetResolver.PinMode.Follow : TargetResolver.PinMode.NoFollow;
+        return Permit(a, dirfd, path, mode, function, readsContent);
+    }
+
+    /// <summary>Copies the caller's path into a->Buffer; its length, or -1 when libc's own answer stands (bad pointer, too long).</summary>
+    private static int Copy(PathArg* a, byte* path)
+    {
+        // below the lowest mappable page or outside user space: the kernel answers EFAULT
+        if ((nuint)path < 4096 || (nuint)path >= 0x0000_8000_0000_0000) return -1;
+        int n = (int)Libc.Strnlen(path, TargetResolver.PathMax);
+        // no terminator within PATH_MAX: the copy has none either, and the kernel answers ENAMETOOLONG on it
+        System.Buffer.MemoryCopy(path, a->Buffer, PathArg.Capacity, n);
+        a->Buffer[n] = 0;
+        a->Path = a->Buffer;
+        a->OriginalLength = a->TailLength = n;
+        return n >= TargetResolver.PathMax ? -1 : n;
+    }
+
+    /// <summary>Writes the anchored form of the resolved path into a->Buffer: the pinned object, or the pinned parent and the name.</summary>
+    private static void Anchor(PathArg* a, ReadOnlySpan<byte> last, TargetResolver.PinMode mode)
+    {
+        int fd;
+        if (a->ObjectFd >= 0) { fd = a->ObjectFd; last = default; }
+        // a directory named by "." or "..": the calls that do not follow act on the name and fail on it (EBUSY, EEXIST…)
+        else if (last.IsEmpty && mode == TargetResolver.PinMode.NoFollow) return;
+        else fd = a->ParentFd;
+        int tail = a->OriginalLength;
+        if (32 + last.Length >= PathArg.Capacity) return;
+        int n = FdPath(fd, new Span<byte>(a->Buffer, PathArg.Capacity));
+        if (!last.IsEmpty)
+        {
+            a->Buffer[n++] = (byte)'/';
+            a->LastOffset = n;
+            last.CopyTo(new Span<byte>(a->Buffer + n, PathArg.Capacity - n));
+            n += last.Length;
+        }
+        a->Buffer[n] = 0;
+        a->TailLength = Math.Min(last.Length, tail);
+    }
+
+    /// <summary>"/proc/self/fd/N" into dest; its length.</summary>
+    private static int FdPath(int fd, Span<byte> dest)
+    {
+        "/proc/self/fd/"u8.CopyTo(dest);
+        fd.TryFormat(dest[14..], out int digits, default, System.Globalization.CultureInfo.InvariantCulture);
+        dest[14 + digits] = 0;
+        return 14 + digits;
+    }
+
+    /// <summary>
+    /// A call that names a file by descriptor (AT_EMPTY_PATH, a NULL path): judged by where the descriptor points. The
+    /// descriptor is duplicated first and the call made on the duplicate (<see cref="PathArg.Descriptor"/>), so that a
+    /// dup2 onto that number by another thread cannot change the file between the judgement and the call.
+    /// <paramref name="readsContent"/> as for <see cref="Permit"/>.
+    /// </summary>
+    public static bool PermitDescriptor(PathArg* a, int fd, string function, bool readsContent = false)
     {
         var tmp = Startup.Policy.ReadWriteTmp;
         bool handler = readsContent && HandlerProtection.Armed;
         if ((tmp == PolicyAction.Allow && !handler) || ReentrancyGuard.Active) return true;
+        int pinned = Libc.Fcntl(fd, 1030 /*F_DUPFD_CLOEXEC*/, 0);
+        // not a descriptor (EBADF): the call gives that answer itself
+        if (pinned < 0) return true;
+        a->ObjectFd = pinned;
+        fd = pinned;
         Span<byte> target = stackalloc byte[TargetResolver.PathMax];
         int n = TargetResolver.DescriptorPath(fd, target);
         if (n < 0 || !Covered(tmp, handler, target[..n])) return true;
-        return Judge(tmp, handler, function, target[..n]);
+        if (Judge(tmp, handler, function, target[..n])) return true;
+        a->Done(0);
+        return false;
     }
 
     /// <summary>
-    /// The open family. When the lexical target is covered by no rule, the open itself is done with
-    /// openat2(RESOLVE_NO_SYMLINKS): success proves no link redirected it, so the common case costs no
-    /// extra system call. A link on the way falls back to kernel resolution. Either way every rule has
-    /// judged the target before anything is opened.
+    /// freopen(stream) with no path reopens the stream's own file (glibc: /proc/self/fd/N) in the new mode: judged by
+    /// that file. The reopen itself goes through glibc with the stream's descriptor, which the judgement does not pin.
     /// </summary>
-    public static OpenOutcome Open(int dirfd, byte* path, int flags, uint mode, string function, out int fd)
+    public static bool PermitStreamReopen(int fd, string function, bool readsContent)
+    {
+        PathArg arg;
+        PathArg* a = &arg;
+        a->Init(null);
+        bool permitted = PermitDescriptor(a, fd, function, readsContent);
+        a->Done(0);
+        return permitted;
+    }
+
+    /// <summary>
+    /// The open family. The path is copied first. An absolute path whose lexical target no rule covers is opened
+    /// with openat2(RESOLVE_NO_SYMLINKS): the same single system call, which succeeds only if no link redirected
+    /// it. A relative path is anchored at its directory, opened once (O_PATH) and judged, and opened from that
+    /// descriptor. A link on the way is resolved with pinned descriptors and the open made from them (the object
+    /// itself through /proc/self/fd, or the name with no link allowed). Either way every rule has judged the
+    /// target before anything is opened, and nothing can change it in between.
+    /// </summary>
+    public static OpenOutcome Open(PathArg* a, int dirfd, byte* path, int flags, uint mode, string function, out int fd,
+        bool readsContent = true)
     {
         fd = -1;
+        a->Init(path);
         var tmp = Startup.Policy.ReadWriteTmp;
-        bool handler = OpensForReading(flags) && HandlerProtection.Armed;
+        bool handler = readsContent && OpensForReading(flags) && HandlerProtection.Armed;
         if ((tmp == PolicyAction.Allow && !handler) || ReentrancyGuard.Active) return OpenOutcome.CallReal;
-        int length = TargetResolver.ArgumentLength(path);
+        int length = Copy(a, path);
         if (length <= 0) return OpenOutcome.CallReal;
-        var arg = new ReadOnlySpan<byte>(path, length);
+        var arg = new ReadOnlySpan<byte>(a->Path, length);
+        int anchor = Libc.AT_FDCWD;
+        if (arg[0] != (byte)'/')
+        {
+            // the directory the kernel would start from, held so that a chdir or dup2 elsewhere cannot move it
+            byte* dot = stackalloc byte[2] { (byte)'.', 0 };
+            anchor = Real.openat(dirfd, dot, O_PATH | 0x10000 /*O_DIRECTORY*/ | O_CLOEXEC, 0);
+            if (anchor < 0) return OpenOutcome.Completed;
+        }
+        try { return OpenFrom(a, anchor, dirfd == Libc.AT_FDCWD, arg, flags, mode, tmp, handler, function, out fd); }
+        finally
+        {
+            if (anchor >= 0) { int e = Errno.Value; Libc.Close(anchor); Errno.Value = e; }
+        }
+    }
+
+    private static OpenOutcome OpenFrom(PathArg* a, int anchor, bool fromWorkingDirectory, ReadOnlySpan<byte> arg, int flags,
+        uint mode, PolicyAction tmp, bool handler, string function, out int fd)
+    {
+        fd = -1;
         Span<byte> target = stackalloc byte[TargetResolver.BufferSize];
-        int n = TargetResolver.Lexical(dirfd, arg, target);
+        int n = anchor >= 0 && fromWorkingDirectory
+            ? TargetResolver.LexicalFromWorkingDirectory(anchor, arg, target)
+            : TargetResolver.Lexical(anchor, arg, target);
         bool reported = false;
         if (n >= 0 && Covered(tmp, handler, target[..n]))
         {
             if (!Judge(tmp, handler, function, target[..n])) return OpenOutcome.Denied;
-            if (!StillToResolve(tmp, target[..n])) return OpenOutcome.CallReal;
-            handler = false; // reported; read_write_tmp still judges where the path really leads
+            if (!StillToJudge(ref tmp, ref handler, target[..n])) { fd = Real.openat(anchor, a->Path, flags, mode); return OpenOutcome.Completed; }
             reported = true;
         }
 
         if (n >= 0 && !reported && !s_openat2Unavailable && OpenAt2Equivalent(flags))
         {
-            var how = new OpenHow
-            {
-                Flags = (ulong)(uint)(flags | O_LARGEFILE),
-                Mode = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE ? mode & 0xFFF : 0,
-                Resolve = RESOLVE_NO_SYMLINKS,
-            };
-            int result = (int)Libc.Syscall4((nint)SYS_openat2, dirfd, (nint)path, (nint)(&how), sizeof(OpenHow));
+            int result = OpenAt2(anchor, a->Path, flags, mode);
             if (result >= 0) { fd = result; return OpenOutcome.Completed; }
             int error = Errno.Value;
             if (error == Errno.ENOSYS) s_openat2Unavailable = true;
@@ -119,13 +227,122 @@ internal static unsafe class FileGate
         }
 
         bool followLast = (flags & O_NOFOLLOW) == 0 && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
-        n = TargetResolver.Kernel(dirfd, arg, followLast, target);
-        if (n < 0 || !Covered(tmp, handler, target[..n])) return OpenOutcome.CallReal;
-        return Judge(tmp, handler, function, target[..n]) ? OpenOutcome.CallReal : OpenOutcome.Denied;
+        var pin = followLast ? TargetResolver.PinMode.FollowCreate : TargetResolver.PinMode.NoFollow;
+        Span<byte> last = stackalloc byte[TargetResolver.PathMax + 1];
+        Span<byte> proc = stackalloc byte[32];
+        byte* dot = stackalloc byte[2] { (byte)'.', 0 };
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            n = TargetResolver.Pin(anchor, arg, pin, target, last, out int lastLength, out int parent, out int obj);
+            if (n < 0) { Errno.Value = -n; return OpenOutcome.Completed; }
+            try
+            {
+                if (Covered(tmp, handler, target[..n]) && !Judge(tmp, handler, function, target[..n])) return OpenOutcome.Denied;
+                if (obj >= 0)
+                {
+                    // the object itself, reopened through its descriptor: exactly what was judged
+                    FdPath(obj, proc);
+                    fixed (byte* pp = proc) fd = Real.openat(Libc.AT_FDCWD, pp, flags, mode);
+                    return OpenOutcome.Completed;
+                }
+                fixed (byte* lp = last)
+                    fd = lastLength == 0 ? Real.openat(parent, dot, flags, mode) : OpenName(parent, lp, flags, mode);
+                // the name became a link after it was judged: resolve again
+                if (fd < 0 && Errno.Value == Errno.ELOOP && followLast && lastLength > 0) continue;
+                return OpenOutcome.Completed;
+            }
+            finally
+            {
+                int e = Errno.Value;
+                Libc.Close(parent);
+                if (obj >= 0) Libc.Close(obj);
+                Errno.Value = e;
+            }
+        }
+        Errno.Value = Errno.ELOOP;
+        return OpenOutcome.Completed;
+    }
+
+    /// <summary>openat2 with RESOLVE_NO_SYMLINKS: fails (ELOOP) rather than follow any link.</summary>
+    private static int OpenAt2(int dirfd, byte* path, int flags, uint mode)
+    {
+        var how = new OpenHow
+        {
+            Flags = (ulong)(uint)(flags | O_LARGEFILE),
+            Mode = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE ? mode & 0xFFF : 0,
+            Resolve = RESOLVE_NO_SYMLINKS,
+        };
+        return (int)Libc.Syscall4((nint)SYS_openat2, dirfd, (nint)path, (nint)(&how), sizeof(OpenHow));
+    }
+
+    /// <summary>A name in a pinned directory, opened without following it should it be a link.</summary>
+    private static int OpenName(int parent, byte* name, int flags, uint mode)
+    {
+        if (!s_openat2Unavailable && OpenAt2Equivalent(flags))
+        {
+            int fd = OpenAt2(parent, name, flags, mode);
+            if (fd >= 0 || Errno.Value != Errno.ENOSYS) return fd;
+            s_openat2Unavailable = true;
+        }
+        return Real.openat(parent, name, flags | O_NOFOLLOW, mode);
+    }
+
+    /// <summary>
+    /// fopen/freopen of a name that did not exist when it was judged: glibc's own open would follow a link planted
+    /// there in between. The library opens (or creates) it itself from the pinned directory, following no link, and
+    /// the stream is opened on that very file through /proc/self/fd, with "x" dropped (the file is there now).
+    /// Returns the descriptor to close after the stream call, -1 when the call must fail (errno set), -2 when
+    /// nothing needs doing (a->Path stands).
+    /// </summary>
+    public static int StreamTarget(PathArg* a, ref byte* mode, byte* reopenMode)
+    {
+        if (a->ObjectFd >= 0 || a->ParentFd < 0 || a->LastOffset == 0) return -2;
+        if ((nuint)mode < 4096 || (nuint)mode >= 0x0000_8000_0000_0000) return -2;
+        int flags = mode[0] switch
+        {
+            (byte)'r' => 0,
+            (byte)'w' => O_WRONLY | O_CREAT | 0x200 /*O_TRUNC*/,
+            (byte)'a' => O_WRONLY | O_CREAT | 0x400 /*O_APPEND*/,
+            _ => -1,
+        };
+        if (flags < 0) return -2; // glibc's EINVAL
+        int m = 0;
+        reopenMode[m++] = mode[0];
+        int i = 1;
+        for (; mode[i] != 0 && i < ModeCopy - 1; i++)
+        {
+            byte c = mode[i];
+            if (c == (byte)',') break;
+            if (c == (byte)'+') flags = (flags & ~O_ACCMODE) | 2 /*O_RDWR*/;
+            else if (c == (byte)'x') { flags |= O_EXCL; continue; }
+            reopenMode[m++] = c;
+        }
+        for (; mode[i] != 0 && i < ModeCopy - 1; i++) reopenMode[m++] = mode[i];
+        reopenMode[m] = 0;
+        int fd = OpenName(a->ParentFd, a->Buffer + a->LastOffset, flags | O_CLOEXEC, 0x1B6 /*0666*/);
+        if (fd < 0) return -1;
+        FdPath(fd, new Span<byte>(a->Buffer, PathArg.Capacity));
+        mode = reopenMode;
+        return fd;
     }
 
     /// <summary>Read access: O_RDONLY or O_RDWR (an O_PATH descriptor reads nothing).</summary>
     public static bool OpensForReading(int flags) => (flags & O_PATH) == 0 && (flags & O_ACCMODE) != O_WRONLY;
+
+    /// <summary>Room for an fopen mode: "r+e,ccs=UTF-16LE" and the like.</summary>
+    public const int ModeCopy = 64;
+
+    /// <summary>The mode copied into <paramref name="copy"/>, so that what was judged (reading or not) is what fopen gets.</summary>
+    public static byte* CopyMode(byte* mode, byte* copy)
+    {
+        if ((nuint)mode < 4096 || (nuint)mode >= 0x0000_8000_0000_0000) return mode;
+        int n = (int)Libc.Strnlen(mode, ModeCopy);
+        // longer than any mode glibc knows: judged as reading (FopenReads reads the first characters only)
+        if (n >= ModeCopy) return mode;
+        System.Buffer.MemoryCopy(mode, copy, ModeCopy, n);
+        copy[n] = 0;
+        return copy;
+    }
 
     /// <summary>An fopen mode that reads: "r…" or any "+"; a mode libc cannot read is left to libc (EINVAL), judged as reading.</summary>
     public static bool FopenReads(byte* mode)
@@ -139,11 +356,15 @@ internal static unsafe class FileGate
     }
 
     /// <summary>
-    /// After a lexical target was judged and let through: read_write_tmp judges a lexical /tmp path at once,
-    /// but a path that was only a handler file (alert) may still lead into /tmp through a link.
+    /// After a lexical target was judged and let through (alert): the rules that covered it are done (reported once);
+    /// a rule left judges where the path really leads (a /tmp link to the handler, a handler-named link into /tmp).
     /// </summary>
-    private static bool StillToResolve(PolicyAction tmp, ReadOnlySpan<byte> lexical) =>
-        tmp != PolicyAction.Allow && !Startup.TmpRule.Covers(lexical);
+    private static bool StillToJudge(ref PolicyAction tmp, ref bool handler, ReadOnlySpan<byte> lexical)
+    {
+        if (tmp != PolicyAction.Allow && Startup.TmpRule.Covers(lexical)) tmp = PolicyAction.Allow;
+        if (handler && HandlerProtection.Files.Covers(lexical)) handler = false;
+        return tmp != PolicyAction.Allow || handler;
+    }
 
     /// <summary>Whether any active rule covers the target (read_write_tmp when not allow, read_handler when armed and reading).</summary>
     private static bool Covered(PolicyAction tmp, bool handler, ReadOnlySpan<byte> target) =>
@@ -158,23 +379,55 @@ internal static unsafe class FileGate
     }
 
     /// <summary>
-    /// bind() of an AF_UNIX socket to a path creates a socket file there, and connect() and the sends reach
-    /// the socket file a path names (following a final symbolic link); abstract names (leading NUL) and other
-    /// families touch no file. A bad address is left to the kernel (EFAULT, EINVAL).
+    /// bind() of an AF_UNIX socket to a path creates a socket file there; abstract names (leading NUL)
+    /// and other families touch no file. A bad address is left to the kernel (EFAULT, EINVAL). The address is
+    /// copied into <paramref name="copy"/> (room for a sockaddr_un) and anchored there when the anchored name fits.
     /// </summary>
-    public static bool PermitSocketPath(byte* address, uint length, string function, bool followLast = false)
+    public static bool PermitSocketPath(PathArg* a, byte* address, uint length, byte* copy, ref byte* use, ref uint useLength, string function)
     {
         const int AF_UNIX = 1, PathOffset = 2, PathCapacity = 108;
+        a->Init(null);
         if ((nuint)address < 4096 || (nuint)address >= 0x0000_8000_0000_0000 || length <= PathOffset) return true;
-        if (*(ushort*)address != AF_UNIX || address[PathOffset] == 0) return true;
-        int max = (int)Math.Min(length - PathOffset, (uint)PathCapacity);
-        var name = new ReadOnlySpan<byte>(address + PathOffset, max);
+        if (length > PathOffset + PathCapacity) return true; // EINVAL from the kernel, whatever it holds
+        System.Buffer.MemoryCopy(address, copy, PathOffset + PathCapacity, length);
+        use = copy;
+        if (*(ushort*)copy != AF_UNIX || copy[PathOffset] == 0) return true;
+        var name = new ReadOnlySpan<byte>(copy + PathOffset, (int)length - PathOffset);
         int end = name.IndexOf((byte)0);
         if (end >= 0) name = name[..end];
         byte* path = stackalloc byte[PathCapacity + 1];
         name.CopyTo(new Span<byte>(path, PathCapacity));
         path[name.Length] = 0;
-        return Permit(Libc.AT_FDCWD, path, followLast, function);
+        // a path that does not resolve is the kernel's to answer (EBADF for a bad socket comes first)
+        if (!Permit(a, Libc.AT_FDCWD, path, TargetResolver.PinMode.NoFollow, function)) return Errno.Value != Errno.EACCES;
+        int n = (int)Libc.Strnlen(a->Path, PathArg.Capacity);
+        // an anchored name longer than sun_path keeps the copied one (README, Limits)
+        if (a->Path == path || n >= PathCapacity) return true;
+        System.Buffer.MemoryCopy(a->Path, copy + PathOffset, PathCapacity, n + 1);
+        useLength = (uint)(PathOffset + n + 1);
+        return true;
+    }
+
+    /// <summary>
+    /// connect() and the sends reach the socket file an AF_UNIX address names, following a final symbolic link: judged
+    /// where it leads. The address is already the network hooks' own copy; a path that does not resolve is the kernel's to answer.
+    /// </summary>
+    public static bool PermitSocketTarget(byte* address, uint length, string function)
+    {
+        const int AF_UNIX = 1, PathOffset = 2, PathCapacity = 108;
+        if ((nuint)address < 4096 || (nuint)address >= 0x0000_8000_0000_0000 || length <= PathOffset) return true;
+        if (*(ushort*)address != AF_UNIX || address[PathOffset] == 0) return true;
+        var name = new ReadOnlySpan<byte>(address + PathOffset, (int)Math.Min(length - PathOffset, (uint)PathCapacity));
+        int end = name.IndexOf((byte)0);
+        if (end >= 0) name = name[..end];
+        byte* path = stackalloc byte[PathCapacity + 1];
+        name.CopyTo(new Span<byte>(path, PathCapacity));
+        path[name.Length] = 0;
+        PathArg arg;
+        PathArg* a = &arg;
+        bool permitted = Permit(a, Libc.AT_FDCWD, path, TargetResolver.PinMode.Follow, function, anchor: false);
+        a->Done(0);
+        return permitted || Errno.Value != Errno.EACCES;
     }
 
     /// <summary>tmpfile() always creates in /tmp (P_tmpdir).</summary>

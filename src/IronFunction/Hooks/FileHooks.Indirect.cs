@@ -7,7 +7,8 @@ namespace IronFunction.Hooks;
 /// <summary>
 /// libc functions that open a file through glibc's internal calls, past the public open (Hooks/files.symbols):
 /// each is judged at its own entry, like the public function it stands for. Also the compat mknod entry
-/// points, whose signature differs (__xmknod, __xmknodat).
+/// points, whose signature differs (__xmknod, __xmknodat). Each judges the hook's own copy of the path, which is what
+/// the real call receives; the ones that keep the name or pass it on inside libc get the copy, not an anchored form.
 /// </summary>
 internal static unsafe partial class FileHooks
 {
@@ -16,41 +17,63 @@ internal static unsafe partial class FileHooks
     // ---- mknod's compat entry points (glibc before 2.33 routed mknod through them): ver, path, mode, &dev ----
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook___xmknod")]
-    private static int Xmknod(int version, byte* path, uint mode, ulong* dev) =>
-        Judge(AT, path, false, "__xmknod") ? Real.__xmknod(version, path, mode, dev) : -1;
+    private static int Xmknod(int version, byte* path, uint mode, ulong* dev)
+    {
+        PathArg a;
+        return Judge(&a, AT, path, N, "__xmknod") ? a.Done(Real.__xmknod(version, a.Path, mode, dev)) : -1;
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook___xmknodat")]
-    private static int Xmknodat(int version, int dirfd, byte* path, uint mode, ulong* dev) =>
-        Judge(dirfd, path, false, "__xmknodat") ? Real.__xmknodat(version, dirfd, path, mode, dev) : -1;
+    private static int Xmknodat(int version, int dirfd, byte* path, uint mode, ulong* dev)
+    {
+        PathArg a;
+        return Judge(&a, dirfd, path, N, "__xmknodat") ? a.Done(Real.__xmknodat(version, dirfd, a.Path, mode, dev)) : -1;
+    }
 
     // ---- glibc's own open (GLIBC_PRIVATE, reachable with dlvsym): the same judgement as open ----
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook___open_nocancel")]
-    private static int OpenNocancel(byte* path, int flags, uint mode) =>
-        JudgeOpen(AT, path, flags, mode, "__open_nocancel", out int fd) switch
+    private static int OpenNocancel(byte* path, int flags, uint mode)
+    {
+        PathArg a;
+        return JudgeOpen(&a, AT, path, flags, mode, "__open_nocancel", out int fd) switch
         {
-            OpenOutcome.CallReal => Real.__open_nocancel(path, flags, mode),
+            OpenOutcome.CallReal => Real.__open_nocancel(a.Path, flags, mode),
             OpenOutcome.Denied => -1,
             _ => fd,
         };
+    }
 
     // ---- stdio opened inside libc: a path and an fopen mode (or open flags) ----
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_setmntent")]
-    private static nint Setmntent(byte* path, byte* mode) =>
-        Judge(AT, path, true, "setmntent", FileGate.FopenReads(mode)) ? Real.setmntent(path, mode) : 0;
+    private static nint Setmntent(byte* path, byte* mode)
+    {
+        PathArg a;
+        return JudgeCopy(&a, path, F, "setmntent", FileGate.FopenReads(mode)) ? Real.setmntent(a.Path, mode) : 0;
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook___nss_files_fopen")]
-    private static nint NssFilesFopen(byte* path) => Judge(AT, path, true, "__nss_files_fopen", true) ? Real.__nss_files_fopen(path) : 0;
+    private static nint NssFilesFopen(byte* path)
+    {
+        PathArg a;
+        return JudgeCopy(&a, path, F, "__nss_files_fopen", true) ? Real.__nss_files_fopen(a.Path) : 0;
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook__IO_file_fopen")]
-    private static nint IoFileFopen(nint stream, byte* path, byte* mode, int is32) =>
-        Judge(AT, path, true, "_IO_file_fopen", FileGate.FopenReads(mode)) ? Real._IO_file_fopen(stream, path, mode, is32) : 0;
+    private static nint IoFileFopen(nint stream, byte* path, byte* mode, int is32)
+    {
+        PathArg a;
+        return JudgeCopy(&a, path, C, "_IO_file_fopen", FileGate.FopenReads(mode)) ? Real._IO_file_fopen(stream, a.Path, mode, is32) : 0;
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook__IO_file_open")]
-    private static nint IoFileOpen(nint stream, byte* path, int flags, int prot, int readWrite, int is32) =>
-        Judge(AT, path, (flags & O_NOFOLLOW) == 0, "_IO_file_open", FileGate.OpensForReading(flags))
-            ? Real._IO_file_open(stream, path, flags, prot, readWrite, is32) : 0;
+    private static nint IoFileOpen(nint stream, byte* path, int flags, int prot, int readWrite, int is32)
+    {
+        PathArg a;
+        return JudgeCopy(&a, path, (flags & O_NOFOLLOW) == 0 ? C : N, "_IO_file_open", FileGate.OpensForReading(flags))
+            ? Real._IO_file_open(stream, a.Path, flags, prot, readWrite, is32) : 0;
+    }
 
     // ---- message catalogs: a path, or a name looked up along NLSPATH (whose %L comes from LANG) ----
 
@@ -75,21 +98,31 @@ internal static unsafe partial class FileHooks
     private static volatile byte[]? s_utmpName;
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_utmpname")]
-    private static int Utmpname(byte* file) => Utmp(file, "utmpname") ? RememberUtmp(file, Real.utmpname(file)) : -1;
+    private static int Utmpname(byte* file)
+    {
+        PathArg a;
+        return Utmp(&a, file, "utmpname") ? RememberUtmp(a.Path, Real.utmpname(a.Path)) : -1;
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_utmpxname")]
-    private static int Utmpxname(byte* file) => Utmp(file, "utmpxname") ? RememberUtmp(file, Real.utmpxname(file)) : -1;
+    private static int Utmpxname(byte* file)
+    {
+        PathArg a;
+        return Utmp(&a, file, "utmpxname") ? RememberUtmp(a.Path, Real.utmpxname(a.Path)) : -1;
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_updwtmp")]
     private static void Updwtmp(byte* file, nint entry)
     {
-        if (Judge(AT, file, true, "updwtmp")) Real.updwtmp(file, entry);
+        PathArg a;
+        if (JudgeCopy(&a, file, C, "updwtmp")) Real.updwtmp(a.Path, entry);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_updwtmpx")]
     private static void Updwtmpx(byte* file, nint entry)
     {
-        if (Judge(AT, file, true, "updwtmpx")) Real.updwtmpx(file, entry);
+        PathArg a;
+        if (JudgeCopy(&a, file, C, "updwtmpx")) Real.updwtmpx(a.Path, entry);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_setutent")]
@@ -146,7 +179,13 @@ internal static unsafe partial class FileHooks
         return -1;
     }
 
-    private static bool Utmp(byte* file, string function) => Judge(AT, file, true, function, readsContent: true);
+    /// <summary>utmpname keeps a name whose file need not exist yet: a path that does not resolve is not refused here.</summary>
+    private static bool Utmp(PathArg* a, byte* file, string function) =>
+        JudgeCopy(a, file, C, function, readsContent: true) || Errno.Value != Errno.EACCES;
+
+    /// <summary>Judged on the hook's own copy, which the real call receives (not anchored: libc keeps or passes on the name).</summary>
+    private static bool JudgeCopy(PathArg* a, byte* path, TargetResolver.PinMode pin, string function, bool readsContent = false) =>
+        Judge(a, AT, path, pin, function, readsContent, anchor: false);
 
     private static int RememberUtmp(byte* file, int result)
     {
@@ -171,7 +210,8 @@ internal static unsafe partial class FileHooks
     {
         var name = s_utmpName;
         if (name == null) return true;
-        fixed (byte* p = name) return Judge(AT, p, true, function, readsContent: true);
+        PathArg a;
+        fixed (byte* p = name) return Judge(&a, AT, p, C, function, readsContent: true, anchor: false) || Errno.Value != Errno.EACCES;
     }
 
     // ---- ~/.netrc, read by ruserpass (and rexec) from $HOME, which the caller can set ----
@@ -219,7 +259,10 @@ internal static unsafe partial class FileHooks
     private static bool JudgePath(string path, string function)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* p = bytes) return FileGate.Permit(AT, p, true, function, readsContent: true);
+        PathArg a;
+        // a candidate that does not resolve is one the lookup cannot open either
+        fixed (byte* p = bytes) return FileGate.Permit(&a, AT, p, TargetResolver.PinMode.Follow, function, readsContent: true, anchor: false) ||
+                                       Errno.Value != Errno.EACCES;
     }
 
     /// <summary>%N the name, %L the language, %l %t %c its parts (language_territory.codeset), %% a '%' (catgets/open_catalog.c).</summary>

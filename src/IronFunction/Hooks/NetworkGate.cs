@@ -114,7 +114,7 @@ internal static unsafe class NetworkGate
     {
         const int AF_UNIX = 1;
         if (Startup.Policy.ReadWriteTmp == PolicyAction.Allow || !Readable(address) || length <= 2 || *(ushort*)address != AF_UNIX) return true;
-        return FileGate.PermitSocketPath(address, Math.Min(length, (uint)SockaddrStorageSize), function, followLast: true);
+        return FileGate.PermitSocketTarget(address, Math.Min(length, (uint)SockaddrStorageSize), function);
     }
 
     /// <summary>

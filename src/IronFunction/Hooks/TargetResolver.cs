@@ -14,7 +14,7 @@ internal static unsafe class TargetResolver
     /// <summary>Room for a base directory and a path, each up to PATH_MAX.</summary>
     public const int BufferSize = 2 * PathMax + 16;
 
-    private const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
+    private const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_PATH = 0x200000, O_NOFOLLOW = 0x20000;
     private const int MaxSymlinkHops = 40;
 
     private static volatile CachedCwd? s_cwd;
@@ -37,9 +37,48 @@ internal static unsafe class TargetResolver
     }
 
     /// <summary>The working directory changed (or may have been renamed): read it again on next use.</summary>
-    public static void ForgetWorkingDirectory() => s_cwd = null;
+    public static void ForgetWorkingDirectory()
+    {
+        s_cwd = null;
+        s_pinnedCwd = null;
+    }
+
+    /// <summary>A working directory's path as last read back through /proc/self/fd, with the directory's identity.</summary>
+    private sealed class PinnedDirectory(byte[] path, ulong device, ulong inode)
+    {
+        public readonly byte[] Path = path;
+        public readonly ulong Device = device, Inode = inode;
+    }
+
+    private static volatile PinnedDirectory? s_pinnedCwd;
+
+    /// <summary>
+    /// Lexical absolute form of a relative path from a working directory held open (<paramref name="pinned"/>): its path
+    /// is read back through /proc/self/fd when it is not the directory last read back (a fstat compares device and
+    /// inode), so that a thread's own directory, or one changed since, is always the one judged.
+    /// </summary>
+    public static int LexicalFromWorkingDirectory(int pinned, ReadOnlySpan<byte> path, Span<byte> dest)
+    {
+        ulong* stat = stackalloc ulong[32];
+        if (Libc.Fstat(pinned, stat) != 0) return Lexical(pinned, path, dest);
+        var known = s_pinnedCwd;
+        if (known != null && known.Device == stat[0] && known.Inode == stat[1]) return PathLexer.Normalize(known.Path, path, dest);
+        Span<byte> dir = stackalloc byte[PathMax];
+        int n = DescriptorPath(pinned, dir);
+        if (n < 0) return -1;
+        // a vfork child shares its parent's memory: it leaves the parent's cache as it was
+        if (!Lifecycle.ProcessProtection.InVforkChild) s_pinnedCwd = new PinnedDirectory(dir[..n].ToArray(), stat[0], stat[1]);
+        return PathLexer.Normalize(dir[..n], path, dest);
+    }
 
     private static bool s_cacheWorkingDirectory = true;
+
+    /// <summary>Some thread has a working directory of its own: the cache, shared by all threads, is off for good.</summary>
+    public static void WorkingDirectoryPerThread()
+    {
+        s_cacheWorkingDirectory = false;
+        s_cwd = null;
+    }
 
     /// <summary>
     /// At start: whether the file hooks run in this process. Only they see chdir; without them the working
@@ -57,7 +96,7 @@ internal static unsafe class TargetResolver
         if (path.Length > 0 && path[0] == (byte)'/') return PathLexer.Normalize(default, path, dest);
         if (dirfd == Libc.AT_FDCWD)
         {
-            var cached = s_cwd;
+            var cached = Glue.WorkingDirectoryPerThread ? null : s_cwd;
             var cwd = cached != null && cached.State == Glue.CwdState() ? cached.Path : ReadWorkingDirectory();
             return cwd == null ? -1 : PathLexer.Normalize(cwd, path, dest);
         }
@@ -143,6 +182,111 @@ internal static unsafe class TargetResolver
         return -1;
     }
 
+    /// <summary>How a call treats the last component of its path.</summary>
+    public enum PinMode
+    {
+        /// <summary>Acts on the name itself (creates, removes, renames, or does not follow a final link).</summary>
+        NoFollow,
+        /// <summary>Follows a final link and needs the object to exist (chmod, truncate…).</summary>
+        Follow,
+        /// <summary>Follows a final link and may create the object (open with O_CREAT, fopen "w").</summary>
+        FollowCreate,
+    }
+
+    /// <summary>
+    /// Resolves (dirfd, path) to descriptors held open, so that the call can be made on exactly what was judged:
+    /// the parent directory (O_PATH, resolved by the kernel) and, when the last component is followed and exists,
+    /// the object itself. Links in the last component are followed one at a time from the pinned directory;
+    /// under /proc (magic links) the kernel follows them. Returns the length of the target's path in dest
+    /// (0 when it has none), or -errno; <paramref name="last"/> gets the last component with its trailing slashes,
+    /// NUL-terminated (length 0 when the path names <paramref name="parentFd"/> itself). The caller closes both descriptors.
+    /// </summary>
+    public static int Pin(int dirfd, ReadOnlySpan<byte> path, PinMode mode, Span<byte> dest, Span<byte> last,
+        out int lastLength, out int parentFd, out int objectFd)
+    {
+        parentFd = objectFd = -1;
+        lastLength = 0;
+        if (path.Length > PathMax) return -Errno.ENAMETOOLONG;
+        Span<byte> current = stackalloc byte[PathMax + 1];
+        Span<byte> parent = stackalloc byte[PathMax + 1];
+        path.CopyTo(current);
+        int currentLength = path.Length;
+        int linkDir = -1; // the directory a followed link lives in: its relative target starts there
+        for (int hop = 0; hop <= MaxSymlinkHops; hop++)
+        {
+            var p = current[..currentLength];
+            int end = p.Length;
+            while (end > 1 && p[end - 1] == (byte)'/') end--;
+            int slash = p[..end].LastIndexOf((byte)'/');
+            var name = p[(slash + 1)..end];
+            bool wholeIsDirectory = end == 0 || (slash == 0 && end == 1) ||
+                name.SequenceEqual("."u8) || name.SequenceEqual(".."u8);
+            int parentLength;
+            if (wholeIsDirectory) { p.CopyTo(parent); parentLength = p.Length; }
+            else if (slash < 0) { parent[0] = (byte)'.'; parentLength = 1; }
+            else if (slash == 0) { parent[0] = (byte)'/'; parentLength = 1; }
+            else { p[..slash].CopyTo(parent); parentLength = slash; }
+            if (parentLength == 0) { parent[0] = (byte)'.'; parentLength = 1; }
+            parent[parentLength] = 0;
+
+            int pfd;
+            fixed (byte* pp = parent)
+                pfd = Real.openat(linkDir >= 0 ? linkDir : dirfd, pp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_RDONLY, 0);
+            int error = Errno.Value;
+            if (linkDir >= 0) { Libc.Close(linkDir); linkDir = -1; }
+            if (pfd < 0) return -error;
+            int n = DescriptorPath(pfd, dest);
+            if (n < 0) n = 0;
+            if (wholeIsDirectory) { parentFd = pfd; last[0] = 0; return n; }
+
+            var withSlashes = p[(slash + 1)..];
+            withSlashes.CopyTo(last);
+            last[withSlashes.Length] = 0;
+            lastLength = withSlashes.Length;
+            if (mode != PinMode.NoFollow)
+            {
+                // magic links (/proc/self/fd/N, /proc/self/cwd…) name no path the library could follow: the kernel does
+                bool magic = n >= 5 && dest[..n].StartsWith("/proc"u8) && (n == 5 || dest[5] == (byte)'/');
+                int ofd;
+                fixed (byte* lp = last)
+                    ofd = Real.openat(pfd, lp, O_PATH | O_CLOEXEC | (magic ? 0 : O_NOFOLLOW), 0);
+                if (ofd < 0)
+                {
+                    error = Errno.Value;
+                    if (mode == PinMode.Follow || error != Errno.ENOENT) { Libc.Close(pfd); return -error; }
+                }
+                else
+                {
+                    nint linkLength = -1;
+                    byte empty = 0;
+                    if (!magic)
+                        fixed (byte* cp = current)
+                            linkLength = Libc.Readlinkat(ofd, &empty, cp, PathMax);
+                    if (linkLength > 0 && linkLength < PathMax)
+                    {
+                        // a link, read from the pinned link itself: its target is resolved from the link's directory
+                        Libc.Close(ofd);
+                        currentLength = (int)linkLength;
+                        linkDir = pfd;
+                        lastLength = 0;
+                        continue;
+                    }
+                    parentFd = pfd;
+                    objectFd = ofd;
+                    int m = DescriptorPath(ofd, dest);
+                    return m < 0 ? 0 : m;
+                }
+            }
+            parentFd = pfd;
+            if (n + 1 + name.Length > dest.Length) return n;
+            if (n > 1) dest[n++] = (byte)'/';
+            name.CopyTo(dest[n..]);
+            return n + name.Length;
+        }
+        if (linkDir >= 0) Libc.Close(linkDir);
+        return -Errno.ELOOP;
+    }
+
     /// <summary>The path a descriptor refers to, from /proc/self/fd.</summary>
     public static int DescriptorPath(int fd, Span<byte> dest)
     {
@@ -170,7 +314,8 @@ internal static unsafe class TargetResolver
         var cwd = new ReadOnlySpan<byte>(buffer, PathMax);
         var copy = cwd[..cwd.IndexOf((byte)0)].ToArray();
         // a vfork child's directory is its own, and this cache is its parent's too
-        if (s_cacheWorkingDirectory && !Lifecycle.ProcessProtection.InVforkChild && state >> 32 == 0) s_cwd = new CachedCwd(copy, state);
+        if (s_cacheWorkingDirectory && !Lifecycle.ProcessProtection.InVforkChild && !Glue.WorkingDirectoryPerThread && state >> 32 == 0)
+            s_cwd = new CachedCwd(copy, state);
         return copy;
     }
 }

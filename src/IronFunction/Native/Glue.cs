@@ -51,6 +51,13 @@ internal static partial class Glue
     [SuppressGCTransition]
     private static partial void NativeSetProcessEventTemplate(nint template);
 
+    /// <summary>Some thread was cloned without CLONE_FS: it has a working directory of its own.</summary>
+    public static bool WorkingDirectoryPerThread => NativeCwdPerThread() != 0;
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_cwd_per_thread")]
+    [SuppressGCTransition]
+    private static partial int NativeCwdPerThread();
+
     /// <summary>Which lists of hooks (Hooks/&lt;control&gt;.symbols) enter the runtime; the others go straight to libc.</summary>
     public static void SetHookLists(bool files, bool network, bool lifecycle) =>
         NativeSetHookLists(files ? 1 : 0, network ? 1 : 0, lifecycle ? 1 : 0);

@@ -28,6 +28,17 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "close")]
     public static partial int Close(int fd);
 
+    /// <summary>struct stat begins with st_dev and st_ino (8 bytes each) on x86_64 and arm64; 256 bytes hold it whole.</summary>
+    [LibraryImport("libc", EntryPoint = "fstat")]
+    [SuppressGCTransition]
+    public static partial int Fstat(int fd, ulong* stat);
+
+    [LibraryImport("libc", EntryPoint = "fcntl")]
+    public static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "fdopendir")]
+    public static partial nint Fdopendir(int fd);
+
     [LibraryImport("libc", EntryPoint = "readlink")]
     public static partial nint Readlink(byte* path, byte* buffer, nint size);
 

@@ -45,7 +45,8 @@ internal static unsafe partial class Real
     public static delegate* unmanaged<byte*, byte*> mkdtemp;
     public static delegate* unmanaged<nint> tmpfile, tmpfile64;
     // working directory, tracked for relative paths
-    public static delegate* unmanaged<int, int> fchdir;
+    public static delegate* unmanaged<int, int> fchdir, unshare;
+    public static delegate* unmanaged<int, int, int> setns;
     // AF_UNIX sockets bound to a path create a file
     public static delegate* unmanaged<int, byte*, uint, int> bind;
 
@@ -113,6 +114,8 @@ internal static unsafe partial class Real
         tmpfile = (delegate* unmanaged<nint>)Sym("tmpfile"u8);
         tmpfile64 = (delegate* unmanaged<nint>)Sym("tmpfile64"u8);
         fchdir = (delegate* unmanaged<int, int>)Sym("fchdir"u8);
+        unshare = (delegate* unmanaged<int, int>)Sym("unshare"u8);
+        setns = (delegate* unmanaged<int, int, int>)Sym("setns"u8);
         bind = (delegate* unmanaged<int, byte*, uint, int>)Sym("bind"u8);
         ResolveIndirect();
     }

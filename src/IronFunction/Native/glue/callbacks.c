@@ -19,6 +19,18 @@ extern IRON_SHARED unsigned char iron_control_files;
 IRON_WALK_JUDGE(ftw) IRON_WALK_JUDGE(ftw64) IRON_WALK_JUDGE(nftw) IRON_WALK_JUDGE(nftw64)
 IRON_WALK_JUDGE(scandir) IRON_WALK_JUDGE(scandir64) IRON_WALK_JUDGE(scandirat) IRON_WALK_JUDGE(scandirat64)
 
+/* The caller's path in this frame's own memory: judged and walked as the same bytes, which another thread cannot
+   change in between. A path libc answers itself (bad pointer, no end within PATH_MAX) is passed on as it is. */
+#define OWN_COPY(path) char copy_[PATH_MAX]; path = own_copy(path, copy_)
+static const char *own_copy(const char *path, char *copy)
+{
+    if (unreadable(path)) return path;
+    size_t n = strnlen(path, PATH_MAX);
+    if (n >= PATH_MAX) return path;
+    memcpy(copy, path, n + 1);
+    return copy;
+}
+
 /* As the generated trampolines decide: libc before start, with nothing to judge and on a marked thread. */
 static int denied(int (*judge)(int, const char *), int dirfd, const char *path)
 {
@@ -30,11 +42,13 @@ static int denied(int (*judge)(int, const char *), int dirfd, const char *path)
 
 int ftw(const char *dir, __ftw_func_t fn, int descriptors)
 {
+    OWN_COPY(dir);
     return denied(iron_hook_ftw, AT_FDCWD, dir) ? -1 : REAL(ftw)(dir, fn, descriptors);
 }
 
 int ftw64(const char *dir, __ftw64_func_t fn, int descriptors)
 {
+    OWN_COPY(dir);
     return denied(iron_hook_ftw64, AT_FDCWD, dir) ? -1 : REAL(ftw64)(dir, fn, descriptors);
 }
 
@@ -56,6 +70,7 @@ static void walk_moves_cwd(int flags, int delta)
 
 int nftw(const char *dir, __nftw_func_t fn, int descriptors, int flags)
 {
+    OWN_COPY(dir);
     if (denied(iron_hook_nftw, AT_FDCWD, dir)) return -1;
     walk_moves_cwd(flags, 1);
     int result = REAL(nftw)(dir, fn, descriptors, flags);
@@ -65,6 +80,7 @@ int nftw(const char *dir, __nftw_func_t fn, int descriptors, int flags)
 
 int nftw64(const char *dir, __nftw64_func_t fn, int descriptors, int flags)
 {
+    OWN_COPY(dir);
     if (denied(iron_hook_nftw64, AT_FDCWD, dir)) return -1;
     walk_moves_cwd(flags, 1);
     int result = REAL(nftw64)(dir, fn, descriptors, flags);
@@ -75,23 +91,27 @@ int nftw64(const char *dir, __nftw64_func_t fn, int descriptors, int flags)
 int scandir(const char *restrict dir, struct dirent ***restrict list, int (*filter)(const struct dirent *),
             int (*compare)(const struct dirent **, const struct dirent **))
 {
+    OWN_COPY(dir);
     return denied(iron_hook_scandir, AT_FDCWD, dir) ? -1 : REAL(scandir)(dir, list, filter, compare);
 }
 
 int scandir64(const char *restrict dir, struct dirent64 ***restrict list, int (*filter)(const struct dirent64 *),
               int (*compare)(const struct dirent64 **, const struct dirent64 **))
 {
+    OWN_COPY(dir);
     return denied(iron_hook_scandir64, AT_FDCWD, dir) ? -1 : REAL(scandir64)(dir, list, filter, compare);
 }
 
 int scandirat(int dirfd, const char *restrict dir, struct dirent ***restrict list, int (*filter)(const struct dirent *),
               int (*compare)(const struct dirent **, const struct dirent **))
 {
+    OWN_COPY(dir);
     return denied(iron_hook_scandirat, dirfd, dir) ? -1 : REAL(scandirat)(dirfd, dir, list, filter, compare);
 }
 
 int scandirat64(int dirfd, const char *restrict dir, struct dirent64 ***restrict list, int (*filter)(const struct dirent64 *),
                 int (*compare)(const struct dirent64 **, const struct dirent64 **))
 {
+    OWN_COPY(dir);
     return denied(iron_hook_scandirat64, dirfd, dir) ? -1 : REAL(scandirat64)(dirfd, dir, list, filter, compare);
 }

@@ -225,6 +225,12 @@ static int vm_child_start(void *start)
 #define IRON_CLONE_VFORK 0x4000
 #define IRON_CLONE_SETTLS 0x80000
 #define IRON_CLONE_THREAD 0x10000
+#define IRON_CLONE_FS 0x200
+
+IRON_SHARED volatile unsigned char iron_cwd_per_thread;
+
+/* Some thread was made with a working directory of its own (clone without CLONE_FS). */
+IRON_SHARED int iron_native_cwd_per_thread(void) { return iron_cwd_per_thread; }
 
 int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 {
@@ -236,6 +242,8 @@ int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
     pid_t *ctid = va_arg(ap, pid_t *);
     va_end(ap);
     int (*real)(int (*)(void *), void *, int, void *, ...) = REAL(clone);
+    /* a thread without CLONE_FS has a working directory of its own: relative paths stop sharing one cache */
+    if ((flags & IRON_CLONE_THREAD) && !(flags & IRON_CLONE_FS)) iron_cwd_per_thread = 1;
     if (!iron_hooks_ready || iron_in_vfork_child || (flags & IRON_CLONE_THREAD))
         return real(fn, stack, flags, arg, ptid, tls, ctid);
     /* no fn or stack: glibc answers EINVAL itself */
