@@ -13,6 +13,8 @@ namespace IronFunction.Hooks;
 /// path as the library copied and anchored it (<see cref="PathArg"/>), never the caller's buffer read a second time.
 /// Their names are listed in Hooks/files.symbols; a test keeps both in step.
 /// </summary>
+// every buffer here is written before it is read: zeroing ~16 KiB of them cost each judged call more than its system call
+[System.Runtime.CompilerServices.SkipLocalsInit]
 internal static unsafe partial class FileHooks
 {
     private const int AT = Libc.AT_FDCWD;

@@ -82,9 +82,27 @@ public class CompatibilityTests
             """{"read_write_tmp":"alert","create_child_process":"alert","outbound_connectivity":"alert","read_handler":"alert"}""",
             [.. CapturingSuites, "-j2", "--junit-xml", alertXml]);
         Assert.True(File.Exists(alertXml), alert.ToString());
-        var more = FailedCases(alertXml).Except(FailedCases(plainXml)).ToList();
+        var more = FailedCases(alertXml).Except(FailedCases(plainXml))
+            // a case that fails once under a loaded machine's timing and passes when run again is not the library's
+            .Where(c => !PassesAgain(box, c)).ToList();
         Assert.True(more.Count == 0, $"failing only under the library: {string.Join(", ", more)}\n{alert}");
         Assert.Contains(alert.Events, e => e.Str("event_type") == "create_child_process");
+    }
+
+    /// <summary>Runs one case ("test.test_x.Class.test_y") again under the library with every control alert, twice at most.</summary>
+    private static bool PassesAgain(Sandbox box, string testCase)
+    {
+        var parts = testCase.TrimStart('.').Split('.');
+        if (parts.Length < 4) return false;
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            var run = RunRegrtest(box,
+                """{"read_write_tmp":"alert","create_child_process":"alert","outbound_connectivity":"alert","read_handler":"alert"}""",
+                [parts[1], "-m", testCase.TrimStart('.')]);
+            if (run.ExitCode == 0 && run.Stdout.Contains("Total tests: run=1 ", StringComparison.Ordinal) &&
+                Regex.IsMatch(run.Stdout, @"^Result: SUCCESS$", RegexOptions.Multiline)) return true;
+        }
+        return false;
     }
 
     private static HashSet<string> FailedCases(string junitXml) =>
