@@ -54,3 +54,44 @@ public class SignalHandlerTests
         Assert.Equal("calls=20000 handled=yes\n", run.Stdout);
     }
 }
+
+/// <summary>
+/// SPEC §7: the library's own threads never take a signal meant for the host. bash blocks SIGCHLD on its thread
+/// around its job table; delivered to the runtime's finalizer thread instead, its handler reaped a child in the
+/// middle of an update and a subshell's exit status was lost (about one command substitution in fifty).
+/// </summary>
+public class LibraryThreadsSignalTests
+{
+    [Fact]
+    public void The_runtime_s_threads_block_the_host_s_signals()
+    {
+        const string script = """
+            import os
+            for tid in os.listdir("/proc/self/task"):
+                comm = open(f"/proc/self/task/{tid}/comm").read().strip()
+                blocked = [l.split()[1] for l in open(f"/proc/self/task/{tid}/status") if l.startswith("SigBlk:")][0]
+                print(comm, blocked)
+            """;
+        using var box = new Sandbox();
+        var run = Preloaded.Run(Machine.Python.Value, ["-c", script], box.Policy("""{"read_write_tmp":"block"}"""), cwd: box.Dir);
+        var threads = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).ToList();
+        var finalizer = Assert.Single(threads, t => t[0] == ".NET");
+        ulong mask = Convert.ToUInt64(finalizer[^1], 16);
+        foreach (int signal in new[] { 2 /*SIGINT*/, 10 /*SIGUSR1*/, 14 /*SIGALRM*/, 15 /*SIGTERM*/, 17 /*SIGCHLD*/ })
+            Assert.True((mask & (1UL << (signal - 1))) != 0, $"signal {signal} not blocked on the runtime's thread: {run.Stdout}");
+        // the runtime's own suspension signal and the faults it handles stay open
+        Assert.True((mask & (1UL << (34 - 1))) == 0, run.Stdout);
+        Assert.True((mask & (1UL << (11 - 1))) == 0, run.Stdout);
+    }
+
+    [Fact]
+    public void Bash_keeps_every_subshell_s_exit_status()
+    {
+        using var box = new Sandbox();
+        var missing = Path.Combine(box.TmpDir, "missing", "x");
+        var script = $"for i in $(seq 1 1000); do out=$(eval 'echo x > \"{missing}\"' 2>/dev/null); rc=$?; [ $rc -ne 1 ] && echo \"lost rc=$rc at $i\"; done; echo done";
+        var run = Preloaded.Run(Machine.Bash.Value, ["-c", script], box.Policy("""{"read_write_tmp":"block"}"""),
+            new Dictionary<string, string?> { ["TMPDIR"] = null }, cwd: box.Dir);
+        Assert.Equal("done\n", run.Stdout);
+    }
+}

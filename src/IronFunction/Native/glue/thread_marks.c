@@ -8,12 +8,17 @@
  *    and the library's own libc calls from inside a hook. The runtime's own threads are marked for life.
  */
 #include "glue.h"
+#include <signal.h>
 
 IRON_THREAD_STATE struct iron_hook_frame iron_hook_frame;
 
 /* The runtime's own threads (finalizer, GC, the event delivery), all started through pthread_create in
    this library's link (-Wl,--wrap): marked from their first instruction, so none of their libc calls
-   is judged and a signal handler that runs on one of them never enters a hook. */
+   is judged and a signal handler that runs on one of them never enters a hook. They are also started
+   with the host's signals blocked: a signal meant for the process must reach one of the host's own
+   threads. bash blocks SIGCHLD on its thread around its job table; delivered to the runtime's finalizer
+   thread instead, its handler reaped a child mid-update and a subshell's exit status was lost. The
+   runtime keeps its activation signal (SIGRTMIN, thread suspension) and the faults it handles. */
 struct iron_thread_start
 {
     void *(*start)(void *);
@@ -37,7 +42,14 @@ __attribute__((visibility("hidden"))) int __wrap_pthread_create(pthread_t *threa
     if (!s) return EAGAIN;
     s->start = start;
     s->argument = argument;
+    sigset_t blocked, host;
+    sigfillset(&blocked);
+    int kept[] = { SIGRTMIN, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT };
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) sigdelset(&blocked, kept[i]);
+    /* a new thread starts with its creator's mask: blocked from its first instruction */
+    pthread_sigmask(SIG_BLOCK, &blocked, &host);
     int result = __real_pthread_create(thread, attr, iron_own_thread, s);
+    pthread_sigmask(SIG_SETMASK, &host, NULL);
     if (result != 0) free(s);
     return result;
 }
