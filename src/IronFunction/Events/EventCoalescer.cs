@@ -4,23 +4,25 @@ namespace IronFunction.Events;
 
 /// <summary>
 /// Bounds the lines a busy process writes without losing a count. Each new target (event_type, action, what)
-/// goes out at once while a token bucket allows (<see cref="DefaultBurst"/> lines, refilled at
+/// goes out at once while the token bucket of its event_type allows (<see cref="DefaultBurst"/> lines, refilled at
 /// <see cref="DefaultRatePerSecond"/> a second); its repeats in the next window are counted, and go out as
 /// "repeat_count" on the first occurrence after the window or, when none comes, on a summary written at the
 /// next event of any key, at a flush or at exit. Over budget, a new target folds into the group of its coarser
 /// what (the directory of a path, the program of a command, the host of a connection; beyond
 /// <see cref="MaxGroups"/> groups, the top directory or "*"), written when the group's window closes with
-/// "repeat_count", "distinct_count" and a few "samples". While a group is open, new targets of it fold into it.
+/// "repeat_count", "distinct_count" and a few "samples". While a group is open, new targets of it fold into it,
+/// and so do the repeats of a target of it whose own window closes.
 /// Not thread-safe: the caller holds a lock. Pure: the caller gives the time.
 /// </summary>
 internal sealed class EventCoalescer
 {
     public static readonly long DefaultWindowTicks = TimeSpan.FromSeconds(1).Ticks;
-    public const int DefaultCapacity = 64;
-    public const int DefaultBurst = 20;
-    public const int DefaultRatePerSecond = 10;
+    public const int DefaultCapacity = 128;
+    /// <summary>Targets of one event_type that go out at once, before the rate applies: a function's few dozen distinct violations are each a line.</summary>
+    public const int DefaultBurst = 64;
+    public const int DefaultRatePerSecond = 5;
     /// <summary>Open groups of a coarse what; beyond, new targets fold into the group of their top directory (or "*").</summary>
-    public const int MaxGroups = 16;
+    public const int MaxGroups = 8;
     public const int SampleCount = 3;
     /// <summary>Distinct whats remembered per group window (memory stays bounded; distinct_count stops there).</summary>
     public const int DistinctTracked = 65536;
@@ -42,14 +44,16 @@ internal sealed class EventCoalescer
     private readonly long _window;
     private readonly long _tokenCost;        // ticks of time that buy one line
     private readonly long _creditCap;
-    private long _credit, _lastRefill;
+    private readonly long[] _credit = new long[4];   // per event_type (Control)
+    private long _lastRefill;
 
     public EventCoalescer(long windowTicks, int capacity = DefaultCapacity, int burst = DefaultBurst, int ratePerSecond = DefaultRatePerSecond)
     {
         _window = windowTicks;
         _slots = new Slot?[capacity];
         _tokenCost = TimeSpan.TicksPerSecond / Math.Max(1, ratePerSecond);
-        _creditCap = _credit = burst * _tokenCost;
+        _creditCap = burst * _tokenCost;
+        Array.Fill(_credit, _creditCap);
         _lastRefill = long.MinValue;
     }
 
@@ -77,10 +81,11 @@ internal sealed class EventCoalescer
             Fold(_slots[mine]!, occurrence, now, emit);
             return;
         }
-        if (_credit >= _tokenCost)
+        ref long credit = ref _credit[(int)occurrence.Control & 3];
+        if (credit >= _tokenCost)
         {
             // a new target within the budget: out at once
-            _credit -= _tokenCost;
+            credit -= _tokenCost;
             Open(occurrence, occurrence.What, group: false, now, emit);
             emit.Add(occurrence);
             return;
@@ -99,6 +104,9 @@ internal sealed class EventCoalescer
     {
         if (all)
         {
+            // targets first: their repeats may join a group that is still open
+            for (int i = 0; i < _slots.Length; i++)
+                if (_slots[i] is { Group: false }) Close(i, emit);
             for (int i = 0; i < _slots.Length; i++)
                 if (_slots[i] != null) Close(i, emit);
             return;
@@ -136,7 +144,8 @@ internal sealed class EventCoalescer
 
     private void Refill(long now)
     {
-        if (_lastRefill != long.MinValue && now > _lastRefill) _credit = Math.Min(_creditCap, _credit + (now - _lastRefill));
+        if (_lastRefill != long.MinValue && now > _lastRefill)
+            for (int i = 0; i < _credit.Length; i++) _credit[i] = Math.Min(_creditCap, _credit[i] + (now - _lastRefill));
         _lastRefill = now;
     }
 
@@ -219,8 +228,28 @@ internal sealed class EventCoalescer
 
     private void Close(int i, List<SecurityEvent> emit)
     {
-        // a target's repeats go out on their latest occurrence, counted, even when there is one
-        if (_slots[i] is { Pending: > 0 } s) emit.Add(s.Group ? Summary(s) : s.Last!.WithRepeatCount(s.Pending));
+        var s = _slots[i]!;
         _slots[i] = null;
+        if (s.Pending == 0) return;
+        if (!s.Group)
+        {
+            // a target whose group is open: its repeats join the group's line rather than make one of their own
+            int group = Find(s.Last!, Coarse(s.Control, s.Key), group: true);
+            if (group >= 0)
+            {
+                Merge(_slots[group]!, s);
+                return;
+            }
+        }
+        // a target's repeats go out on their latest occurrence, counted, even when there is one
+        emit.Add(s.Group ? Summary(s) : s.Last!.WithRepeatCount(s.Pending));
+    }
+
+    private static void Merge(Slot group, Slot target)
+    {
+        var last = group.Last;
+        Count(group, target.Last!);
+        group.Pending += target.Pending - 1;
+        if (last != null) group.Last = last;
     }
 }

@@ -265,4 +265,33 @@ public class EventCoalescerTests
             Assert.All(emit.Where(e => e.DistinctCount > 0), e => Assert.EndsWith("/*", e.What));
         }, iter: 2000);
     }
+
+    [Fact]
+    public void The_repeats_of_a_target_whose_group_is_open_join_the_group_s_line()
+    {
+        var c = new EventCoalescer(Window, burst: 2, ratePerSecond: 1);
+        var emit = new List<SecurityEvent>();
+        c.Offer(Occurrence("/tmp/m/a"), 0, emit);
+        c.Offer(Occurrence("/tmp/m/b"), 1, emit);
+        for (int i = 0; i < 10; i++) c.Offer(Occurrence("/tmp/m/f" + i), 2 + i, emit);
+        c.Offer(Occurrence("/tmp/m/a"), 20, emit);
+        c.Offer(Occurrence("/tmp/m/b"), 21, emit);
+        Assert.Equal(2, emit.Count);
+        c.Sweep(30, all: true, emit);
+        var summary = Assert.Single(emit.Skip(2));
+        Assert.Equal("/tmp/m/*", summary.What);
+        Assert.Equal(12, summary.RepeatCount);
+        Assert.Equal(12, summary.DistinctCount);
+    }
+
+    [Fact]
+    public void Each_event_type_has_its_own_budget()
+    {
+        var c = new EventCoalescer(Window, burst: 2, ratePerSecond: 1);
+        var emit = new List<SecurityEvent>();
+        for (int i = 0; i < 10; i++) c.Offer(Occurrence("/tmp/f" + i), i, emit);
+        c.Offer(Occurrence("/var/task/app.py", control: Control.ReadHandler), 11, emit);
+        c.Offer(Occurrence("/bin/sh -c 'x'", control: Control.CreateChildProcess), 12, emit);
+        Assert.Equal(["/tmp/f0", "/tmp/f1", "/var/task/app.py", "/bin/sh -c 'x'"], emit.Select(e => e.What));
+    }
 }
