@@ -14,6 +14,9 @@ internal static class EventHub
 
     private static IEventSink[] s_sinks = [new StderrSink()];
     private static FunctionInfo? s_function;
+    /// <summary>IRON_FUNCTION_EVENT_BURST: lines of each event_type that go out at once before the budget folds them (README "The event budget").</summary>
+    private static readonly int s_burst =
+        int.TryParse(Libc.GetEnv("IRON_FUNCTION_EVENT_BURST"), out var burst) && burst >= 0 ? burst : EventCoalescer.DefaultBurst;
     private static Coalescing s_coalescing = new(0);
     private static int s_exitFlushed;
 
@@ -21,7 +24,7 @@ internal static class EventHub
     private sealed class Coalescing(uint generation)
     {
         public readonly uint Generation = generation;
-        public readonly EventCoalescer Coalescer = new(EventCoalescer.DefaultWindowTicks);
+        public readonly EventCoalescer Coalescer = new(EventCoalescer.DefaultWindowTicks, burst: s_burst);
         public readonly List<SecurityEvent> Emit = new(4);
     }
 

@@ -30,6 +30,19 @@ internal sealed class SecurityEvent
     /// </summary>
     public int RepeatCount { get; init; }
 
+    /// <summary>&gt; 0: a summary of occurrences on this many distinct targets under a coarser what; written as "distinct_count".</summary>
+    public int DistinctCount { get; init; }
+
+    /// <summary>A summary's first few targets, joined with " | "; written as "samples".</summary>
+    public string? Samples { get; init; }
+
+    /// <summary>A summary of <paramref name="count"/> occurrences on <paramref name="distinct"/> targets under <paramref name="what"/>, from this (the last) one.</summary>
+    public SecurityEvent WithSummary(string what, int count, int distinct, string samples, string message) => new()
+    {
+        Control = Control, Action = Action, What = what, Message = message, Time = Time, Process = Process,
+        Function = Function, TraceId = TraceId, RepeatCount = count, DistinctCount = distinct, Samples = samples,
+    };
+
     /// <summary>The same event standing for <paramref name="count"/> occurrences.</summary>
     public SecurityEvent WithRepeatCount(int count) => new()
     {
@@ -65,6 +78,8 @@ internal sealed class SecurityEvent
         w.WriteString("user_name", Process.UserName);
         // extra keys, allowed by the schema; every value a string like the rest
         if (RepeatCount > 0) w.WriteString("repeat_count", RepeatCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (DistinctCount > 0) w.WriteString("distinct_count", DistinctCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (Samples != null) w.WriteString("samples", Samples);
         if (droppedBefore > 0) w.WriteString("dropped_before", droppedBefore.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (!string.IsNullOrEmpty(TraceId)) w.WriteString("xray_trace_id", TraceId);
         w.WriteEndObject();

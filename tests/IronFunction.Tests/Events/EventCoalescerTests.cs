@@ -118,7 +118,8 @@ public class EventCoalescerTests
         var step = Gen.Select(Gen.Int[0, 5], Gen.Int[0, 400], Gen.Int[0, 30]);
         Gen.Select(step.Array[1, 300], Gen.Int[2, 8]).Sample((steps, capacity) =>
         {
-            var c = new EventCoalescer(Window, capacity);
+            // a budget that is never spent: every target is followed on its own
+            var c = new EventCoalescer(Window, capacity, burst: 1000);
             var emit = new List<SecurityEvent>();
             var offered = new Dictionary<string, int>();
             long now = 0;
@@ -149,5 +150,148 @@ public class EventCoalescerTests
         c.Sweep(TimeSpan.FromSeconds(1).Ticks, all: false, emit);
         Assert.Equal(2, emit.Count);
         Assert.Equal(1_000_000, emit.Sum(Weight));
+    }
+
+    // ---- the event budget: new targets beyond it fold into summaries of their coarser what
+
+    [Fact]
+    public void Over_the_budget_new_targets_fold_into_a_summary_of_their_directory()
+    {
+        var c = new EventCoalescer(Window, burst: 3, ratePerSecond: 1);
+        var emit = new List<SecurityEvent>();
+        for (int i = 0; i < 100; i++) c.Offer(Occurrence($"/tmp/model/f{i}", id: i), i, emit);
+        // the first three went out at once, as themselves
+        Assert.Equal(["/tmp/model/f0", "/tmp/model/f1", "/tmp/model/f2"], emit.Select(e => e.What));
+        Assert.All(emit, e => Assert.Equal(0, e.RepeatCount));
+        emit.Clear();
+        c.Sweep(100, all: true, emit);
+        var summary = Assert.Single(emit);
+        Assert.Equal("/tmp/model/*", summary.What);
+        Assert.Equal(97, summary.RepeatCount);
+        Assert.Equal(97, summary.DistinctCount);
+        Assert.Equal("/tmp/model/f3 | /tmp/model/f4 | /tmp/model/f5", summary.Samples);
+        Assert.Contains("occurrence 99", summary.Message);
+        Assert.Equal(0, c.Pending);
+    }
+
+    [Fact]
+    public void A_group_is_written_when_its_window_closes_and_a_busy_group_writes_one_line_a_window()
+    {
+        var c = new EventCoalescer(Window, burst: 1, ratePerSecond: 1);
+        var emit = new List<SecurityEvent>();
+        // 10 windows of 1000 distinct files each, all in one directory
+        for (int i = 0; i < 10_000; i++) c.Offer(Occurrence($"/tmp/d/f{i}"), i, emit);
+        c.Sweep(10_000, all: true, emit);
+        Assert.Equal(10_000, emit.Sum(Weight));
+        Assert.InRange(emit.Count, 10, 12);
+        // another key's event closes a window that has passed
+        emit.Clear();
+        c.Offer(Occurrence("/tmp/e/a"), 20_000, emit);
+        c.Offer(Occurrence("/tmp/e/b"), 20_001, emit);
+        c.Offer(Occurrence("/tmp/e/c"), 20_002, emit);
+        int before = emit.Count;
+        c.Offer(Occurrence("/var/x", control: Control.ReadHandler), 21_500, emit);
+        Assert.Contains(emit.Skip(before), e => e.What == "/tmp/e/*" && e.RepeatCount == 3 && e.DistinctCount == 3);
+    }
+
+    [Fact]
+    public void Beyond_the_group_limit_targets_fold_into_their_top_directory()
+    {
+        var c = new EventCoalescer(Window, burst: 0);
+        var emit = new List<SecurityEvent>();
+        for (int d = 0; d < 200; d++)
+            for (int f = 0; f < 5; f++) c.Offer(Occurrence($"/tmp/many/d{d}/f{f}"), d, emit);
+        Assert.Empty(emit);
+        c.Sweep(1000, all: true, emit);
+        Assert.Equal(1000, emit.Sum(Weight));
+        Assert.Equal(EventCoalescer.MaxGroups + 1, emit.Count);
+        Assert.Contains(emit, e => e.What == "/tmp/*" && e.DistinctCount == 1000 - 5 * EventCoalescer.MaxGroups);
+    }
+
+    [Fact]
+    public void The_budget_refills_with_time()
+    {
+        var c = new EventCoalescer(TimeSpan.FromSeconds(1).Ticks, burst: 2, ratePerSecond: 10);
+        var emit = new List<SecurityEvent>();
+        c.Offer(Occurrence("/a/1"), 0, emit);
+        c.Offer(Occurrence("/b/1"), 1, emit);
+        c.Offer(Occurrence("/c/1"), 2, emit);
+        Assert.Equal(2, emit.Count);
+        // a tenth of a second later one more target may go out at once
+        c.Offer(Occurrence("/d/1"), 2 + TimeSpan.FromSeconds(0.1).Ticks, emit);
+        Assert.Equal("/d/1", emit[^1].What);
+    }
+
+    [Theory]
+    [InlineData("create_child_process", "/bin/sh -c 'echo 1'", "/bin/sh")]
+    [InlineData("create_child_process", "/usr/bin/ls", "/usr/bin/ls")]
+    [InlineData("outbound_connectivity", "example.com (93.184.216.34):443", "example.com")]
+    [InlineData("outbound_connectivity", "10.0.0.1:80", "10.0.0.1")]
+    [InlineData("outbound_connectivity", "[2001:db8::1]:80", "2001:db8::1")]
+    [InlineData("read_write_tmp", "/tmp/model/a.bin", "/tmp/model/*")]
+    [InlineData("read_write_tmp", "/tmp/", "/*")]
+    [InlineData("read_handler", "relative", "*")]
+    public void The_coarse_what_is_the_directory_the_program_or_the_host(string control, string what, string coarse) =>
+        Assert.Equal(coarse, EventCoalescer.Coarse(control switch
+        {
+            "create_child_process" => Control.CreateChildProcess,
+            "outbound_connectivity" => Control.OutboundConnectivity,
+            "read_handler" => Control.ReadHandler,
+            _ => Control.ReadWriteTmp,
+        }, what));
+
+    /// <summary>Any stream, any budget: the weights add up to the occurrences, per event type and action, and a burst of distinct targets writes a bounded number of lines.</summary>
+    [Fact]
+    public void Property_every_occurrence_is_counted_once_whatever_the_budget()
+    {
+        var step = Gen.Select(Gen.Int[0, 40], Gen.Int[0, 50], Gen.Int[0, 60], Gen.Bool);
+        Gen.Select(step.Array[1, 400], Gen.Int[0, 5], Gen.Int[2, 70]).Sample((steps, burst, capacity) =>
+        {
+            var c = new EventCoalescer(Window, capacity, burst, ratePerSecond: 1);
+            var emit = new List<SecurityEvent>();
+            long now = 0;
+            int alerts = 0;
+            foreach (var (key, advance, flushRoll, alert) in steps)
+            {
+                now += advance;
+                if (alert) alerts++;
+                c.Offer(Occurrence($"/tmp/d{key % 20}/f{key}", alert ? PolicyAction.Alert : PolicyAction.Block), now, emit);
+                if (flushRoll == 0) c.Sweep(now, all: true, emit);
+            }
+            c.Sweep(now, all: true, emit);
+            Assert.Equal(0, c.Pending);
+            Assert.Equal(alerts, emit.Where(e => e.Action == PolicyAction.Alert).Sum(Weight));
+            Assert.Equal(steps.Length, emit.Sum(Weight));
+            Assert.All(emit.Where(e => e.DistinctCount > 0), e => Assert.EndsWith("/*", e.What));
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void The_repeats_of_a_target_whose_group_is_open_join_the_group_s_line()
+    {
+        var c = new EventCoalescer(Window, burst: 2, ratePerSecond: 1);
+        var emit = new List<SecurityEvent>();
+        c.Offer(Occurrence("/tmp/m/a"), 0, emit);
+        c.Offer(Occurrence("/tmp/m/b"), 1, emit);
+        for (int i = 0; i < 10; i++) c.Offer(Occurrence("/tmp/m/f" + i), 2 + i, emit);
+        c.Offer(Occurrence("/tmp/m/a"), 20, emit);
+        c.Offer(Occurrence("/tmp/m/b"), 21, emit);
+        Assert.Equal(2, emit.Count);
+        c.Sweep(30, all: true, emit);
+        var summary = Assert.Single(emit.Skip(2));
+        Assert.Equal("/tmp/m/*", summary.What);
+        Assert.Equal(12, summary.RepeatCount);
+        Assert.Equal(12, summary.DistinctCount);
+    }
+
+    [Fact]
+    public void Each_event_type_has_its_own_budget()
+    {
+        var c = new EventCoalescer(Window, burst: 2, ratePerSecond: 1);
+        var emit = new List<SecurityEvent>();
+        for (int i = 0; i < 10; i++) c.Offer(Occurrence("/tmp/f" + i), i, emit);
+        c.Offer(Occurrence("/var/task/app.py", control: Control.ReadHandler), 11, emit);
+        c.Offer(Occurrence("/bin/sh -c 'x'", control: Control.CreateChildProcess), 12, emit);
+        Assert.Equal(["/tmp/f0", "/tmp/f1", "/var/task/app.py", "/bin/sh -c 'x'"], emit.Select(e => e.What));
     }
 }
