@@ -101,7 +101,8 @@ static int create_once(const char *call, char *p, char *made)
     else if (!strcmp(call, "creat")) { r = creat(p, 0644); if (r >= 0) close(r); }
     else if (!strcmp(call, "fopen")) { FILE *f = fopen(p, "w"); r = f ? 0 : -1; if (f) fclose(f); }
     else if (!strcmp(call, "mkdir") || !strcmp(call, "opendir-mkdir")) r = mkdir(p, 0755);
-    else if (!strcmp(call, "mkfifo")) r = mkfifo(p, 0644);
+    /* a name of its own: a FIFO left where it landed (alert, allow) would block the next open of "f" for ever */
+    else if (!strcmp(call, "mkfifo")) { strcat(made, "-fifo"); r = mkfifo(made, 0644); }
     else if (!strcmp(call, "symlink")) r = symlink("anything", p);
     else if (!strcmp(call, "link") || !strcmp(call, "rename"))
     {
