@@ -76,6 +76,34 @@ internal static class Startup
     }
 
     /// <summary>
+    /// Where an open may lead to something a rule covers, lexically: the temporary roots, the directories of the handler's
+    /// files, and /proc (whose entries reach other files and memory without a link the prefilter would see). An open of
+    /// a normal absolute path outside them, with no link on the way, is made without entering the runtime. Null when a
+    /// root is "/" (everything would be covered).
+    /// </summary>
+    private static List<string>? PrefilterRoots(EffectivePolicy policy)
+    {
+        var roots = new List<string> { "/proc" };
+        if (policy.ReadWriteTmp != PolicyAction.Allow) roots.AddRange(s_tmpRule.Roots);
+        if (policy.ReadHandler != PolicyAction.Allow)
+        {
+            foreach (var file in HandlerProtection.Files.Files) roots.Add(Path.GetDirectoryName(file) ?? "/");
+            foreach (var pattern in HandlerProtection.Files.PycachePatterns) roots.Add(Path.GetDirectoryName(pattern) ?? "/");
+        }
+        var normal = new List<string>();
+        Span<byte> buffer = stackalloc byte[Hooks.TargetResolver.PathMax];
+        foreach (var root in roots)
+        {
+            if (root.Length == 0 || root[0] != '/') return null;
+            int n = PathLexer.Normalize(default, System.Text.Encoding.UTF8.GetBytes(root), buffer);
+            if (n <= 1) return null;
+            var text = System.Text.Encoding.UTF8.GetString(buffer[..n]);
+            if (!normal.Contains(text)) normal.Add(text);
+        }
+        return normal;
+    }
+
+    /// <summary>
     /// A list of hooks with nothing to judge in this process sends its calls straight to libc, without entering
     /// the runtime: the file hooks when read_write_tmp is allow and read_handler has no handler to protect, the
     /// network hooks when outbound_connectivity and read_write_tmp are allow, the Runtime API watcher's outside Lambda.
@@ -87,6 +115,7 @@ internal static class Startup
         bool network = policy.OutboundConnectivity != PolicyAction.Allow || policy.ReadWriteTmp != PolicyAction.Allow;
         bool lifecycle = RuntimeApiWatcher.InLambda;
         Hooks.TargetResolver.CacheWorkingDirectory(files);
+        if (files && PrefilterRoots(policy) is { } roots) Glue.SetPrefilterRoots(roots);
         Glue.SetHookLists(files, network, lifecycle);
         // where a control blocks, a module's RTLD_DEEPBIND would let its calls skip the hooks: block means denied, not skipped
         Glue.SetStripDeepBind(policy.ReadWriteTmp == PolicyAction.Block || policy.ReadHandler == PolicyAction.Block ||

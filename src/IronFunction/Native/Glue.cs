@@ -74,6 +74,19 @@ internal static partial class Glue
     [SuppressGCTransition]
     private static partial void NativeSetStripDeepBind(int on);
 
+    /// <summary>The roots the open prefilter (Native/glue/file_prefilter.c) leaves to the managed hooks: each a normal absolute path.</summary>
+    public static unsafe void SetPrefilterRoots(IReadOnlyList<string> roots)
+    {
+        var bytes = new List<byte>();
+        foreach (var root in roots) { bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(root)); bytes.Add(0); }
+        var packed = bytes.ToArray();
+        fixed (byte* p = packed) NativeSetPrefilterRoots(p, roots.Count);
+    }
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_set_prefilter_roots")]
+    [SuppressGCTransition]
+    private static unsafe partial void NativeSetPrefilterRoots(byte* roots, int count);
+
     [LibraryImport("iron_glue", EntryPoint = "iron_native_set_hook_lists")]
     [SuppressGCTransition]
     private static partial void NativeSetHookLists(int files, int network, int lifecycle);

@@ -65,23 +65,34 @@ public class LibraryThreadsSignalTests
     [Fact]
     public void The_runtime_s_threads_block_the_host_s_signals()
     {
+        // the runtime's threads start with the library's first thread of its own: here event delivery
         const string script = """
-            import os
+            import os, time
+            try: open("/tmp/iron-signal-threads", "w")
+            except OSError: pass
+            time.sleep(0.3)
             for tid in os.listdir("/proc/self/task"):
                 comm = open(f"/proc/self/task/{tid}/comm").read().strip()
                 blocked = [l.split()[1] for l in open(f"/proc/self/task/{tid}/status") if l.startswith("SigBlk:")][0]
                 print(comm, blocked)
             """;
         using var box = new Sandbox();
-        var run = Preloaded.Run(Machine.Python.Value, ["-c", script], box.Policy("""{"read_write_tmp":"block"}"""), cwd: box.Dir);
+        using var endpoint = new LoopbackEndpoint();
+        var run = Preloaded.Run(Machine.Python.Value, ["-c", script],
+            box.Policy($$"""{"read_write_tmp":"block","api_endpoint":"{{endpoint.Url()}}"}"""), cwd: box.Dir);
         var threads = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).ToList();
-        var finalizer = Assert.Single(threads, t => t[0] == ".NET");
-        ulong mask = Convert.ToUInt64(finalizer[^1], 16);
-        foreach (int signal in new[] { 2 /*SIGINT*/, 10 /*SIGUSR1*/, 14 /*SIGALRM*/, 15 /*SIGTERM*/, 17 /*SIGCHLD*/ })
-            Assert.True((mask & (1UL << (signal - 1))) != 0, $"signal {signal} not blocked on the runtime's thread: {run.Stdout}");
-        // the runtime's own suspension signal and the faults it handles stay open
-        Assert.True((mask & (1UL << (34 - 1))) == 0, run.Stdout);
-        Assert.True((mask & (1UL << (11 - 1))) == 0, run.Stdout);
+        Assert.Contains(threads, t => t.Length > 2 && t[0] == ".NET" && t[1] == "Finalizer");
+        var library = threads.Where(t => t[0] != "python3").ToList();
+        Assert.True(library.Count >= 2, run.ToString());
+        foreach (var thread in library)
+        {
+            ulong mask = Convert.ToUInt64(thread[^1], 16);
+            foreach (int signal in new[] { 2 /*SIGINT*/, 10 /*SIGUSR1*/, 14 /*SIGALRM*/, 15 /*SIGTERM*/, 17 /*SIGCHLD*/ })
+                Assert.True((mask & (1UL << (signal - 1))) != 0, $"signal {signal} not blocked on the runtime's thread: {run.Stdout}");
+            // the runtime's own suspension signal and the faults it handles stay open
+            Assert.True((mask & (1UL << (34 - 1))) == 0, run.Stdout);
+            Assert.True((mask & (1UL << (11 - 1))) == 0, run.Stdout);
+        }
     }
 
     [Fact]

@@ -17,6 +17,7 @@
  *   source_route_filter.c 12. setsockopt: only the options that set a source route enter managed code
  *   lookups.c             13. dlsym/dlvsym: a hooked name looked up any way is the library's entry
  *   callbacks.c           14. ftw, nftw, scandir: the caller's callbacks run outside the hook, judged
+ *   file_prefilter.c      15. open of a normal absolute path no rule can cover, without entering the runtime
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
@@ -102,6 +103,16 @@ IRON_SHARED void iron_native_resolve(void);
 #define IRON_OWN_scandir64 ~, 1
 #define IRON_OWN_scandirat ~, 1
 #define IRON_OWN_scandirat64 ~, 1
+/* ... and the open family, whose common case is decided before the runtime is entered (file_prefilter.c, aliases made there) */
+#define IRON_OWN_open ~, 1
+#define IRON_OWN_open64 ~, 1
+#define IRON_OWN_openat ~, 1
+#define IRON_OWN_openat64 ~, 1
+#define IRON_PREFILTERED_open ~, 1
+#define IRON_PREFILTERED_open64 ~, 1
+#define IRON_PREFILTERED_openat ~, 1
+#define IRON_PREFILTERED_openat64 ~, 1
+#define IRON_IS_PREFILTERED(name) IRON_SECOND_(IRON_PREFILTERED_##name, 0, ~)
 #define IRON_SECOND(a, b, ...) b
 #define IRON_IS_OWN(name) IRON_SECOND_(IRON_OWN_##name, 0, ~)
 #define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)

@@ -426,8 +426,10 @@ FILE *_IO_proc_open(FILE *stream, const char *command, const char *mode)
 }
 
 /* libc's other names of these functions (Hooks/libc.aliases: __libc_system, _IO_popen, __libc_fork, ...). */
-#define IRON_ALIAS_IF_OWN_0(alias, target)
-#define IRON_ALIAS_IF_OWN_1(alias, target) IRON_ALIAS_OF(alias, target)
-#define IRON_ALIAS(alias, target) IRON_CAT(IRON_ALIAS_IF_OWN_, IRON_IS_OWN(target))(alias, target)
+#define IRON_ALIAS_IF_OWN_00(alias, target)
+#define IRON_ALIAS_IF_OWN_10(alias, target) IRON_ALIAS_OF(alias, target)
+#define IRON_ALIAS_IF_OWN_11(alias, target)
+#define IRON_ALIAS(alias, target) \
+    IRON_CAT(IRON_CAT(IRON_ALIAS_IF_OWN_, IRON_IS_OWN(target)), IRON_IS_PREFILTERED(target))(alias, target)
 #include "hooked_aliases.h"
 #undef IRON_ALIAS
