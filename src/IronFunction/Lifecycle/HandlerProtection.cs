@@ -32,6 +32,9 @@ internal static unsafe class HandlerProtection
 
     public static HandlerFiles Files => s_files;
 
+    /// <summary>The handler's exact files as absolute paths (none unless protected); Python's byte-code caches are patterns, in <see cref="HandlerFiles.PycachePatterns"/>.</summary>
+    public static IReadOnlyList<string> ProtectedPaths() => s_files.Files;
+
     /// <summary>
     /// From the library's start, once, single-threaded. Starts the Runtime API watcher first: the
     /// lifecycle it reports serves the event pipeline whatever read_handler says.
