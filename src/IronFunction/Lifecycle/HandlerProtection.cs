@@ -96,16 +96,13 @@ internal static unsafe class HandlerProtection
         return files.WithoutFiles(directories).WithFiles(linked);
     }
 
-    private static string Describe(HandlerRuntime runtime, string handler) => runtime switch
-    {
-        HandlerRuntime.Unknown => HandlerLayout.ShapeOf(handler) switch
-        {
-            HandlerRuntime.Unknown => "custom runtime (no bootstrap either)",
-            var shape => $"{shape} handler (no bootstrap either)",
-        },
-        HandlerRuntime.DotNet => ".NET runtime",
-        _ => $"{runtime} runtime",
-    };
+    private static string Describe(HandlerRuntime runtime, string handler) => runtime == HandlerRuntime.Unknown
+        ? HandlerLayout.ShapeOf(handler) is var shape && shape != HandlerRuntime.Unknown
+            ? $"{Name(shape)} handler (and no bootstrap)"
+            : "custom runtime (no bootstrap either)"
+        : $"{Name(runtime)} runtime";
+
+    private static string Name(HandlerRuntime runtime) => runtime == HandlerRuntime.DotNet ? ".NET" : runtime.ToString();
 
     /// <summary>
     /// Children learn from <see cref="LoadedVariable"/> whether the handler is loaded: kept in every new

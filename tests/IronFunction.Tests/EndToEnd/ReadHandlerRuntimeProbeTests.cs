@@ -177,6 +177,7 @@ public class HandlerWarningTests
     [InlineData("AWS_Lambda_python3.12", "missing.handler", "Python runtime")]
     [InlineData("AWS_Lambda_java21", "::handleRequest", "Java runtime")]
     [InlineData(null, "missing.handler", "custom runtime")]
+    [InlineData(null, "Missing::Ns.Type::Method", ".NET handler")]
     public void Exactly_one_warning_line_in_a_process_tree(string? env, string handler, string runtime)
     {
         using var box = new Sandbox();
