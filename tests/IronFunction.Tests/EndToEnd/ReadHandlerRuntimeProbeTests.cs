@@ -126,8 +126,11 @@ public class ReadHandlerRuntimeProbeTests
     public void Ruby_the_handlers_source(string handler, string file)
     {
         using var box = new Sandbox();
-        var root = new RuntimeTaskRoot(box, "AWS_Lambda_ruby3.3", handler, file, "lib/helper.rb", "Gemfile");
+        // a same-named asset of another language is not Ruby's handler (without the runtime known, it would count)
+        var asset = System.IO.Path.ChangeExtension(file, ".js");
+        var root = new RuntimeTaskRoot(box, "AWS_Lambda_ruby3.3", handler, file, asset, "lib/helper.rb", "Gemfile");
         root.AssertOpen(box, file, denied: true);
+        root.AssertOpen(box, asset, denied: false);
         root.AssertOpen(box, "lib/helper.rb", denied: false);
         root.AssertOpen(box, "Gemfile", denied: false);
 
