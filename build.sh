@@ -28,6 +28,15 @@ lambda_node() {
   fi
 }
 
+# Debian's ruby for the Ruby runtime of the local Lambda tests (tests/lambda/ruby); apt waits for other users' locks
+lambda_ruby() {
+  command -v ruby >/dev/null && return
+  echo "installing Debian's ruby for the local Lambda tests"
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq ruby >/dev/null ||
+    { apt-get -o DPkg::Lock::Timeout=600 update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq ruby >/dev/null; } ||
+    { echo "installing ruby failed: the Ruby local Lambda tests need it (apt-get install ruby)" >&2; exit 1; }
+}
+
 case "${1:-build}" in
   build)
     publish
@@ -35,6 +44,7 @@ case "${1:-build}" in
   test)
     publish
     lambda_node
+    lambda_ruby
     # the end-to-end tests run real programs under dist/lib_iron_function.so
     dotnet test tests/IronFunction.Tests/IronFunction.Tests.csproj -c Release -nologo -v:q \
       --logger "console;verbosity=normal" "${@:2}"

@@ -32,6 +32,9 @@ internal static unsafe class HandlerProtection
 
     public static HandlerFiles Files => s_files;
 
+    /// <summary>The handler's exact files as absolute paths (none unless protected); Python's byte-code caches are patterns, in <see cref="HandlerFiles.PycachePatterns"/>.</summary>
+    public static IReadOnlyList<string> ProtectedPaths() => s_files.Files;
+
     /// <summary>
     /// From the library's start, once, single-threaded. Starts the Runtime API watcher first: the
     /// lifecycle it reports serves the event pipeline whatever read_handler says.
@@ -43,39 +46,63 @@ internal static unsafe class HandlerProtection
         s_action = policy.ReadHandler;
         if (s_action == PolicyAction.Allow) return;
 
-        var files = Derive(Libc.GetEnv("_HANDLER"), Libc.GetEnv("LAMBDA_TASK_ROOT"));
-        if (files.IsEmpty)
+        var handler = Libc.GetEnv("_HANDLER");
+        var taskRoot = Libc.GetEnv("LAMBDA_TASK_ROOT");
+        var runtime = HandlerLayout.RuntimeOf(Libc.GetEnv("AWS_EXECUTION_ENV"));
+        if (string.IsNullOrEmpty(handler) || string.IsNullOrEmpty(taskRoot))
         {
             Diagnostics.Debug("handler", "no _HANDLER or LAMBDA_TASK_ROOT: no handler files to protect");
             return;
         }
-        s_files = files;
+        var files = Derive(handler, taskRoot, runtime);
         if (Diagnostics.IsEnabled("handler", LogLevel.Debug))
-            Diagnostics.Debug("handler", $"handler files: {string.Join(", ", [.. files.Files, .. files.PycachePatterns])}");
+            Diagnostics.Debug("handler", $"handler files ({runtime}): {string.Join(", ", [.. files.Files, .. files.PycachePatterns])}");
+        // said once, by the first protected process (its descendants inherit the log stream's name): they would only repeat it
+        if (!files.Files.Any(File.Exists) && Libc.GetEnv("IRON_FUNCTION_LOG_STREAM") == null)
+            Diagnostics.Warn("handler", $"read_handler: _HANDLER \"{handler}\" names no file of the {Describe(runtime, handler)} " +
+                $"in {taskRoot}; nothing of the handler is protected");
+        if (files.IsEmpty) return;
+        s_files = files;
 
         // a child started with an environment of its own (even an empty one) still knows which files are the handler
         KeepInChildren("_HANDLER");
         KeepInChildren("LAMBDA_TASK_ROOT");
+        KeepInChildren("AWS_EXECUTION_ENV");
         if (!RuntimeApiWatcher.InLambda) { Arm("no AWS_LAMBDA_RUNTIME_API: protection starts at once"); return; }
         MarkChildren();
         RuntimeApiWatcher.OnNextInvocation(_ => Arm("the runtime asked for its first invocation"));
     }
 
-    /// <summary>The handler files: as derived under the task root and its resolved form, plus where linked ones lead; directories left out.</summary>
-    private static HandlerFiles Derive(string? handler, string? taskRoot)
+    /// <summary>
+    /// The handler files: as derived under the task root and its resolved form, the jar that holds a Java handler's
+    /// class (read now, before arming), plus where linked ones lead; directories left out.
+    /// </summary>
+    private static HandlerFiles Derive(string handler, string taskRoot, HandlerRuntime runtime)
     {
-        if (string.IsNullOrEmpty(handler) || string.IsNullOrEmpty(taskRoot)) return HandlerFiles.None;
         var cwd = Directory.GetCurrentDirectory();
-        var files = HandlerFiles.Derive(handler, [taskRoot, Libc.RealPathOf(taskRoot)], cwd);
+        var files = HandlerFiles.Derive(handler, [taskRoot, Libc.RealPathOf(taskRoot)], cwd, runtime);
         var directories = new List<string>();
         var linked = new List<string>();
-        foreach (var file in files.Files)
+        if (HandlerLayout.JavaClassEntry(runtime, handler) is { } entry && HandlerLocator.JarHolding(Path.GetFullPath(taskRoot, cwd), entry) is { } jar)
+        {
+            linked.Add(jar);
+            Diagnostics.Debug("handler", $"{jar} holds {entry}");
+        }
+        foreach (var file in files.Files.Concat(linked.ToArray()))
         {
             if (Directory.Exists(file)) { directories.Add(file); continue; }
             if (Libc.RealPathOf(file) is { } real && real != file) linked.Add(real);
         }
         return files.WithoutFiles(directories).WithFiles(linked);
     }
+
+    private static string Describe(HandlerRuntime runtime, string handler) => runtime == HandlerRuntime.Unknown
+        ? HandlerLayout.ShapeOf(handler) is var shape && shape != HandlerRuntime.Unknown
+            ? $"{Name(shape)} handler (and no bootstrap)"
+            : "custom runtime (no bootstrap either)"
+        : $"{Name(runtime)} runtime";
+
+    private static string Name(HandlerRuntime runtime) => runtime == HandlerRuntime.DotNet ? ".NET" : runtime.ToString();
 
     /// <summary>
     /// Children learn from <see cref="LoadedVariable"/> whether the handler is loaded: kept in every new

@@ -3,25 +3,14 @@ using System.Text;
 namespace IronFunction.Rules;
 
 /// <summary>
-/// The function's handler source files, derived from _HANDLER and LAMBDA_TASK_ROOT the way the runtimes
-/// load them, and whether a normalised absolute path is one of them. Both readings of the handler
-/// string are kept, because the runtime is not known:
-/// <list type="bullet">
-/// <item>Python (awslambdaric): the module is everything before the last dot, with "/" read as "."
-/// (<c>pkg.sub.app.handler</c>, <c>src/app.handler</c>): <c>pkg/sub/app.py</c>, a sourceless
-/// <c>app.pyc</c>, the package form <c>app/__init__.py</c>, and the byte-code caches
-/// <c>__pycache__/app.*.pyc</c> (any interpreter tag or optimisation level).</item>
-/// <item>Node.js (aws-lambda-ric), Ruby and script runtimes: the directory part, then the file name
-/// up to the first dot (<c>src/app.nested.handler</c>): <c>src/app</c>, <c>src/app.js</c>,
-/// <c>.mjs</c>, <c>.cjs</c>, <c>.rb</c>, <c>.sh</c>, <c>.php</c>, <c>.pl</c>.</item>
-/// </list>
-/// A path that does not exist is harmless in the set; other files of the task root are never in it.
+/// The function's handler files as normalised absolute paths, and whether a path is one of them: what
+/// <see cref="HandlerLayout"/> names for the runtime under each task root, plus Python's byte-code caches
+/// (<c>__pycache__/app.*.pyc</c>, any interpreter tag or optimisation level). Files found on disk (the jar
+/// that holds a Java handler, where links lead) are added by the caller. A path that does not exist is
+/// harmless in the set; other files of the task root are never in it.
 /// </summary>
 public sealed class HandlerFiles
 {
-    /// <summary>Extensions tried for the file part of a Node.js, Ruby or script handler; "" is the bare name Node tries first.</summary>
-    public static readonly string[] ScriptExtensions = ["", ".js", ".mjs", ".cjs", ".rb", ".sh", ".php", ".pl"];
-
     public static readonly HandlerFiles None = new([], []);
 
     private readonly byte[][] _files;
@@ -51,13 +40,13 @@ public sealed class HandlerFiles
     /// differs, as it resolves through links). A relative task root is taken from <paramref name="workingDirectory"/>.
     /// Nothing when the handler or every root is missing.
     /// </summary>
-    public static HandlerFiles Derive(string? handler, IEnumerable<string?> taskRoots, string workingDirectory = "/")
+    public static HandlerFiles Derive(string? handler, IEnumerable<string?> taskRoots, string workingDirectory = "/",
+        HandlerRuntime runtime = HandlerRuntime.Unknown)
     {
         if (string.IsNullOrEmpty(handler) || handler.IndexOf('\0') >= 0) return None;
         var relative = new List<string>();
         var pycache = new List<string>();
-        AddPython(handler, relative, pycache);
-        AddScript(handler, relative);
+        HandlerLayout.Of(runtime, handler, relative, pycache);
 
         var files = new List<byte[]>();
         var prefixes = new List<byte[]>();
@@ -109,40 +98,6 @@ public sealed class HandlerFiles
             if (path[prefix.Length..].IndexOf((byte)'/') < 0) return true;
         }
         return false;
-    }
-
-    /// <summary>awslambdaric: rsplit(".", 1), "/" read as ".", then one directory per dotted name.</summary>
-    private static void AddPython(string handler, List<string> files, List<string> pycache)
-    {
-        int dot = handler.LastIndexOf('.');
-        if (dot <= 0) return;
-        var names = handler[..dot].Replace('/', '.').Split('.');
-        foreach (var name in names)
-            if (name.Length == 0 || name == "..") return; // not an importable module name
-        var module = string.Join('/', names);
-        int slash = module.LastIndexOf('/');
-        var dir = slash < 0 ? "" : module[..(slash + 1)];
-        var last = module[(slash + 1)..];
-        files.Add(module + ".py");
-        files.Add(module + ".pyc");
-        files.Add(module + "/__init__.py");
-        files.Add(module + "/__init__.pyc");
-        pycache.Add(dir + "__pycache__/" + last + ".");
-        pycache.Add(module + "/__pycache__/__init__.");
-    }
-
-    /// <summary>aws-lambda-ric: the directory part, then the file name up to the first dot; Ruby and scripts the same.</summary>
-    private static void AddScript(string handler, List<string> files)
-    {
-        int slash = handler.LastIndexOf('/');
-        var baseName = handler[(slash + 1)..];
-        int dot = baseName.IndexOf('.');
-        if (dot <= 0) return;
-        var dir = slash < 0 ? "" : handler[..(slash + 1)];
-        // aws-lambda-ric refuses ".." in a handler: a module root never climbs out of the task root
-        if (Array.IndexOf(dir.Split('/'), "..") >= 0) return;
-        var module = baseName[..dot];
-        foreach (var ext in ScriptExtensions) files.Add(dir + module + ext);
     }
 
     private static byte[]? Normalize(string baseDir, string path)

@@ -74,8 +74,10 @@ public class HandlerFilesTests
     [InlineData("a\0b.handler")]
     public void A_handler_that_names_no_module_protects_nothing(string? handler)
     {
+        // of unknown runtime: only a custom runtime's bootstrap, if any (and nothing without a handler at all)
         var files = Derive(handler);
-        Assert.True(files.IsEmpty);
+        Assert.True(files.IsEmpty || files.Files.SequenceEqual(["/var/task/bootstrap"]), string.Join(", ", files.Files));
+        Assert.Empty(files.PycachePatterns);
         Assert.False(Covers(files, "/var/task/handler.py"));
         Assert.False(Covers(files, "/var/task/.py"));
     }
@@ -123,8 +125,9 @@ public class HandlerFilesTests
     [InlineData("src/../../etc/passwd.handler")]
     public void A_handler_that_climbs_out_of_the_task_root_protects_nothing(string handler)
     {
-        // aws-lambda-ric refuses ".." and Python cannot import such a module
-        Assert.True(Derive(handler).IsEmpty);
+        // aws-lambda-ric refuses ".." and Python cannot import such a module: only a custom runtime's bootstrap is left
+        Assert.Equal(["/var/task/bootstrap"], Derive(handler).Files);
+        Assert.Empty(Derive(handler).PycachePatterns);
     }
 
     // ---- properties ----

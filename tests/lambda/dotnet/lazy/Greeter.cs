@@ -1,0 +1,6 @@
+namespace Lazy;
+
+public class Greeter
+{
+    public string Name() => "lazy ok";
+}
