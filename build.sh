@@ -10,6 +10,12 @@ publish() {
   dotnet publish src/IronFunction/IronFunction.csproj -c Release -r "$RID" -o "$DIST" -nologo -clp:NoSummary -v:q
   rm -f "$DIST/lib_iron_function.so.dbg"
   echo "built $DIST/lib_iron_function.so"
+  # the tool, with what it ships beside the library: the layer's wrapper and default policy
+  dotnet publish src/IronFunction.Cli/IronFunction.Cli.csproj -c Release -r "$RID" -o "$DIST" -nologo -clp:NoSummary -v:q
+  rm -f "$DIST/iron-function.dbg"
+  install -m 755 layer/wrapper "$DIST/wrapper"
+  install -m 644 layer/policy.json "$DIST/policy.json"
+  echo "built $DIST/iron-function"
 }
 
 # The real AWS Node.js runtime interface client for the local Lambda tests, installed once into

@@ -1,0 +1,6 @@
+namespace IronFunction.Cli;
+
+public static class LearnCommand
+{
+    public static int Run(string[] args) => throw new FailedException("learn is not built yet");
+}
