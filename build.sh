@@ -15,15 +15,19 @@ publish() {
   rm -f "$DIST/iron-function.dbg"
   install -m 755 layer/wrapper "$DIST/wrapper"
   install -m 644 layer/policy.json "$DIST/policy.json"
+  # the runtime clients invoke starts: the Python one copied, aws-lambda-ric linked where lambda_node installs it
+  mkdir -p "$DIST/runtime/python"
+  install -m 644 runtime/python/bootstrap.py "$DIST/runtime/python/bootstrap.py"
+  ln -sfn "$PWD/runtime/node" "$DIST/runtime/node"
   echo "built $DIST/iron-function"
 }
 
-# The real AWS Node.js runtime interface client for the local Lambda tests, installed once into
-# tests/lambda/node/node_modules from its lock file. Its native addon (libcurl + aws-lambda-cpp) is not in
+# The real AWS Node.js runtime interface client for iron-function invoke and the tests, installed once into
+# runtime/node/node_modules from its lock file. Its native addon (libcurl + aws-lambda-cpp) is not in
 # the npm package: npm installs without running any package's scripts, then runs aws-lambda-ric's own
 # build alone (needs cmake, make, g++; takes a few minutes).
 lambda_node() {
-  local dir=tests/lambda/node
+  local dir=runtime/node
   [ -f "$dir/node_modules/aws-lambda-ric/rapid-client.node" ] && return
   echo "installing aws-lambda-ric into $dir/node_modules (builds its native addon, once)"
   (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
@@ -37,6 +41,7 @@ lambda_node() {
 case "${1:-build}" in
   build)
     publish
+    lambda_node
     ;;
   test)
     publish
