@@ -60,8 +60,12 @@ case "${1:-build}" in
     layer/package.sh "$DIST/lib_iron_function.so" "${2:-layer/policy.json}" "$DIST/iron-function-layer.zip"
     ;;
   demo)
-    echo "'$1' is not there yet" >&2
-    exit 2
+    # the sample function under a block policy (demo/): built first unless dist/ is newer than every source
+    if [ ! -x "$DIST/iron-function" ] || [ ! -f "$DIST/lib_iron_function.so" ] ||
+       [ -n "$(find src runtime layer \( -name bin -o -name obj -o -name node_modules \) -prune -o -newer "$DIST/iron-function" -print -quit)" ]; then
+      publish
+    fi
+    python3 demo/demo.py "$DIST/iron-function"
     ;;
   *)
     echo "usage: ./build.sh [build|test|bench|layer [policy.json]|demo]" >&2
