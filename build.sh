@@ -57,7 +57,7 @@ case "${1:-build}" in
   layer)
     # ./build.sh layer [policy.json]: the Lambda layer zip, with the repository's monitor policy by default
     publish
-    layer/package.sh "$DIST/lib_iron_function.so" "${2:-layer/policy.json}" "$DIST/iron-function-layer.zip"
+    "$DIST/iron-function" layer --policy "${2:-layer/policy.json}" -o "$DIST/iron-function-layer.zip"
     ;;
   demo)
     # the sample function under a block policy (demo/): built first unless dist/ is newer than every source
