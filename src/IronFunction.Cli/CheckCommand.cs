@@ -65,6 +65,8 @@ public static class CheckCommand
         if (p.ApiEndpoint != null) sb.Append($"  {"api_endpoint",-22} {p.ApiEndpoint.OriginalString}\n");
         sb.Append("  always allowed:\n");
         foreach (var line in AlwaysAllowed(p)) sb.Append("    ").Append(line).Append('\n');
+        // the model's own account, as the library's debug log writes it: whatever the model holds shows here
+        sb.Append("  as the library logs it: ").Append(p.ToString()).Append('\n');
         return sb.ToString();
     }
 
