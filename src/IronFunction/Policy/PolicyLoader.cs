@@ -16,7 +16,8 @@ namespace IronFunction.Policy;
 public static class PolicyLoader
 {
     public const string MonitorWarning = "IRON_FUNCTION_POLICY is not set; every control runs in alert mode (monitor)";
-    private const string FailClosedSuffix = "; enforcing block on all four controls";
+    /// <summary>Ends every problem line: what the library does about it (the tool's check leaves it out).</summary>
+    public const string FailClosedSuffix = "; enforcing block on all four controls";
     private const string ExpectedActions = "block, alert, allow or detect";
     private const string OutboundKey = "outbound_connectivity";
     private static readonly string[] TopKeys = ["outbound_connectivity", "read_write_tmp", "create_child_process", "read_handler", "api_endpoint"];

@@ -3,19 +3,19 @@ using IronFunction.Tests.EndToEnd;
 
 namespace IronFunction.Tests.Lambda;
 
-// SPEC §9: the Lambda layer. layer/package.sh (what ./build.sh layer runs on the built library) packs the
-// library, the exec wrapper and a policy; the zip is extracted as Lambda extracts layers (into /opt, here a
+// SPEC §9: the Lambda layer. iron-function layer (what ./build.sh layer runs) packs the
+// library, the exec wrapper, a policy and a manifest; the zip is extracted as Lambda extracts layers (into /opt, here a
 // directory of the sandbox) and a real runtime is started the way a managed runtime's bootstrap starts it
 // when AWS_LAMBDA_EXEC_WRAPPER is set: the bootstrap execs the wrapper with the runtime's command line.
 public class LayerTests
 {
-    private static readonly string Package = Path.Combine(Machine.RepoRoot, "layer", "package.sh");
+    private static RunResult Pack(string policy, string zip) => Cli.IronTool.Run(["layer", "--policy", policy, "-o", zip]);
 
     /// <summary>Packs a layer with the policy and extracts it into the sandbox's opt/; the wrapper's path.</summary>
     private static string Install(Sandbox box, string policyJson)
     {
         var zip = Path.Combine(box.Dir, "layer.zip");
-        var packed = Preloaded.RunPlain(Package, [Machine.Library, box.Policy(policyJson), zip]);
+        var packed = Pack(box.Policy(policyJson), zip);
         Assert.True(packed.ExitCode == 0, packed.ToString());
         var opt = Path.Combine(box.Dir, "opt");
         ZipFile.ExtractToDirectory(zip, opt);
@@ -28,8 +28,18 @@ public class LayerTests
         using var box = new Sandbox();
         var wrapper = Install(box, HandlerRuns.Block);
         var dir = Path.GetDirectoryName(wrapper)!;
-        Assert.Equal(["lib_iron_function.so", "policy.json", "wrapper"],
+        Assert.Equal(["lib_iron_function.so", "manifest.json", "policy.json", "wrapper"],
             Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        // the manifest: the library's digest as sha256sum gives it, and the newest glibc symbol version it needs
+        using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")));
+        var m = manifest.RootElement;
+        Assert.Equal("x86_64", m.Str("architecture"));
+        Assert.Equal(Preloaded.RunPlain("sha256sum", [Machine.Library]).Stdout.Split(' ')[0], m.Str("library_sha256"));
+        var glibc = Preloaded.RunPlain("objdump", ["-T", Machine.Library]).Stdout.Split('\n')
+            .SelectMany(l => System.Text.RegularExpressions.Regex.Matches(l, @"GLIBC_([0-9.]+)").Select(x => Version.Parse(x.Groups[1].Value)))
+            .Max();
+        Assert.Equal($"GLIBC_{glibc}", m.Str("glibc_required"));
+        Assert.Equal(Preloaded.RunPlain(Cli.IronTool.Path, ["--version"]).Stdout.Trim(), $"iron-function {m.Str("version")}");
         Assert.Equal(File.ReadAllBytes(Machine.Library), File.ReadAllBytes(Path.Combine(dir, "lib_iron_function.so")));
         Assert.Equal(HandlerRuns.Block, File.ReadAllText(Path.Combine(dir, "policy.json")));
         Assert.True(File.GetUnixFileMode(wrapper).HasFlag(UnixFileMode.UserExecute), "the wrapper lost its execute bit");
@@ -77,7 +87,7 @@ public class LayerTests
     {
         using var box = new Sandbox();
         var policy = Path.Combine(Machine.RepoRoot, "layer", "policy.json");
-        var packed = Preloaded.RunPlain(Package, [Machine.Library, policy, Path.Combine(box.Dir, "layer.zip")]);
+        var packed = Pack(policy, Path.Combine(box.Dir, "layer.zip"));
         Assert.True(packed.ExitCode == 0, packed.ToString());
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(policy));
         var actions = doc.RootElement.EnumerateObject()
@@ -92,9 +102,26 @@ public class LayerTests
         using var box = new Sandbox();
         var zip = Path.Combine(box.Dir, "layer.zip");
         var policy = box.Policy("""{"read_handler":"blok"}""");
-        var packed = Preloaded.RunPlain(Package, [Machine.Library, policy, zip]);
+        var packed = Pack(policy, zip);
         Assert.Equal(1, packed.ExitCode);
         Assert.Contains($"policy error in {policy}: unknown action \"blok\" for \"read_handler\"", packed.Stderr);
+        Assert.False(File.Exists(zip));
+    }
+
+    [Fact]
+    public void An_arm64_layer_needs_the_arm64_library()
+    {
+        using var box = new Sandbox();
+        var zip = Path.Combine(box.Dir, "layer.zip");
+        var arm = Path.Combine(Machine.RepoRoot, "dist", "linux-arm64", "lib_iron_function.so");
+        var packed = Cli.IronTool.Run(["layer", "--arch", "arm64", "-o", zip]);
+        if (File.Exists(arm))
+        {
+            Assert.True(packed.ExitCode == 0, packed.ToString());
+            return;
+        }
+        Assert.Equal(1, packed.ExitCode);
+        Assert.Equal($"iron-function: no arm64 library at {arm}: build it first (./build.sh --arch arm64 build)", packed.Stderr.Trim());
         Assert.False(File.Exists(zip));
     }
 }

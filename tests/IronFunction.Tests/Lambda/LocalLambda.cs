@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using IronFunction.Cli.Lambda;
 using IronFunction.Tests.EndToEnd;
 
 namespace IronFunction.Tests.Lambda;
@@ -8,9 +9,13 @@ namespace IronFunction.Tests.Lambda;
 /// <summary>A runtime a <see cref="LocalLambda"/> can start: the program, its arguments, and what AWS_EXECUTION_ENV says.</summary>
 public sealed record LambdaRuntime(string Name, string Program, IReadOnlyList<string> Args, string RuntimeDir, string ExecutionEnv)
 {
-    public static readonly string Root = Path.Combine(Machine.RepoRoot, "tests", "lambda");
+    /// <summary>The runtime clients iron-function invoke starts: the product's own (runtime/ in the repository).</summary>
+    public static readonly string Root = Path.Combine(Machine.RepoRoot, "runtime");
 
-    /// <summary>tests/lambda/python/bootstrap.py on the real CPython: a custom runtime speaking the Runtime API with http.client.</summary>
+    /// <summary>The handlers the tests run, tests/lambda/&lt;runtime&gt;/handler.</summary>
+    public static readonly string Handlers = Path.Combine(Machine.RepoRoot, "tests", "lambda");
+
+    /// <summary>runtime/python/bootstrap.py on the real CPython: a custom runtime speaking the Runtime API with http.client.</summary>
     public static LambdaRuntime Python()
     {
         var dir = Path.Combine(Root, "python");
@@ -19,7 +24,7 @@ public sealed record LambdaRuntime(string Name, string Program, IReadOnlyList<st
 
     /// <summary>
     /// The real AWS client, npm aws-lambda-ric (its native addon answers the Runtime API through libcurl),
-    /// installed into tests/lambda/node/node_modules by ./build.sh test. Missing is a failure, not a skip.
+    /// installed into runtime/node/node_modules by ./build.sh. Missing is a failure, not a skip.
     /// </summary>
     public static LambdaRuntime Node()
     {

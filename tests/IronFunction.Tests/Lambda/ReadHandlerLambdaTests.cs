@@ -1,10 +1,11 @@
+using IronFunction.Cli.Lambda;
 using System.Text.Json;
 using IronFunction.Tests.EndToEnd;
 
 namespace IronFunction.Tests.Lambda;
 
 // End-to-end tests of read_handler (SPEC §5) inside a local Lambda: the Runtime API emulator and a real runtime
-// client, the Python custom runtime (tests/lambda/python/bootstrap.py) or the AWS Node.js client
+// client, the Python custom runtime (runtime/python/bootstrap.py) or the AWS Node.js client
 // (aws-lambda-ric). The handlers (tests/lambda/<runtime>/handler) read their own source at import, which
 // is allowed, and during each invocation try the reads the event names, answering what each gave.
 
@@ -39,7 +40,7 @@ public sealed class TaskRoot
         var dir = Path.Combine(box.Dir, "task");
         Directory.CreateDirectory(dir);
         var handler = Path.Combine(dir, file);
-        File.Copy(Path.Combine(LambdaRuntime.Root, runtime, "handler", file), handler);
+        File.Copy(Path.Combine(LambdaRuntime.Handlers, runtime, "handler", file), handler);
         File.CreateSymbolicLink(Path.Combine(dir, link), file);
         File.WriteAllText(Path.Combine(dir, "data.txt"), Data);
         return new TaskRoot(dir, handler);

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
 
-namespace IronFunction.Tests.Lambda;
+namespace IronFunction.Cli.Lambda;
 
 /// <summary>What the runtime answered for one invocation: its response, or the error it posted.</summary>
 public sealed record InvocationResult(string RequestId, bool IsError, string Body, string? ErrorType)
@@ -14,7 +14,7 @@ public sealed record InvocationResult(string RequestId, bool IsError, string Bod
 }
 
 /// <summary>
-/// The AWS Lambda Runtime API on loopback, for tests and demos: a small HTTP/1.1 server (keep-alive,
+/// The AWS Lambda Runtime API on loopback, for iron-function invoke and the tests: a small HTTP/1.1 server (keep-alive,
 /// Content-Length or chunked bodies) speaking the runtime's side of
 /// https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html:
 /// <list type="bullet">
