@@ -1,4 +1,5 @@
 using System.Text.Json;
+using IronFunction.Cli.Lambda;
 using IronFunction.Tests.EndToEnd;
 
 namespace IronFunction.Tests.Lambda;
