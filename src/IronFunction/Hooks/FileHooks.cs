@@ -216,10 +216,12 @@ internal static unsafe partial class FileHooks
 
     // opendir is open(O_DIRECTORY) and a directory stream: made from the descriptor the open family judged and opened
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_opendir")]
-    private static nint Opendir(byte* path)
+    private static nint Opendir(byte* path) => OpenDirectory(path, "opendir");
+
+    private static nint OpenDirectory(byte* path, string function)
     {
         PathArg a;
-        switch (JudgeOpen(&a, AT, path, O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0, "opendir", out int fd, readsContent: false))
+        switch (JudgeOpen(&a, AT, path, O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0, function, out int fd, readsContent: false))
         {
             case OpenOutcome.CallReal: return Real.opendir(a.Path);
             case OpenOutcome.Denied: return 0;
@@ -257,6 +259,34 @@ internal static unsafe partial class FileHooks
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_nftw64")]
     private static int Nftw64(int dirfd, byte* path) => JudgeWalk(dirfd, path, "nftw64");
+
+    // fts: its roots at fts_open, and each directory it is about to read (glue: callbacks.c)
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts_open")]
+    private static int FtsOpen(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts_open");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts64_open")]
+    private static int Fts64Open(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts64_open");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts_read")]
+    private static int FtsRead(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts_read");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts64_read")]
+    private static int Fts64Read(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts64_read");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts_children")]
+    private static int FtsChildren(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts_children");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts64_children")]
+    private static int Fts64Children(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts64_children");
+
+    // glob reads directories through the library's GLOB_ALTDIRFUNC callbacks (glue: callbacks.c): this is their opendir
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_glob")]
+    private static nint Glob(byte* path) => OpenDirectory(path, "glob");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_glob64")]
+    private static nint Glob64(byte* path) => OpenDirectory(path, "glob64");
 
     /// <summary>A walk hands its callbacks paths spelled from its argument: it runs on that spelling, not an anchored one (README, Limits).</summary>
     private static int JudgeWalk(int dirfd, byte* path, string function)

@@ -15,8 +15,9 @@
  *   log_stream.c          10. event lines of the whole process tree go to the first protected process's stderr
  *   resolver_state.c      11. the resolver's configuration as the system made it, compared before each lookup
  *   source_route_filter.c 12. setsockopt: only the options that set a source route enter managed code
- *   lookups.c             13. dlsym/dlvsym: a hooked name looked up any way is the library's entry
- *   callbacks.c           14. ftw, nftw, scandir: the caller's callbacks run outside the hook, judged
+ *   lookups.c             13. dlsym/dlvsym: a hooked name looked up any way is the library's entry; dlopen's file
+ *   callbacks.c           14. ftw, nftw, scandir, fts, glob: the caller's callbacks run outside the hook, judged
+ *   process_files.c       15. the files process creation reads: posix_spawn file actions, the program an exec runs
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
@@ -102,6 +103,14 @@ IRON_SHARED void iron_native_resolve(void);
 #define IRON_OWN_scandir64 ~, 1
 #define IRON_OWN_scandirat ~, 1
 #define IRON_OWN_scandirat64 ~, 1
+#define IRON_OWN_fts_open ~, 1
+#define IRON_OWN_fts64_open ~, 1
+#define IRON_OWN_fts_read ~, 1
+#define IRON_OWN_fts64_read ~, 1
+#define IRON_OWN_fts_children ~, 1
+#define IRON_OWN_fts64_children ~, 1
+#define IRON_OWN_glob ~, 1
+#define IRON_OWN_glob64 ~, 1
 #define IRON_SECOND(a, b, ...) b
 #define IRON_IS_OWN(name) IRON_SECOND_(IRON_OWN_##name, 0, ~)
 #define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)
@@ -201,6 +210,17 @@ IRON_SHARED int iron_native_exec(const char *function, int lookup, int dirfd, co
 IRON_SHARED int iron_native_shell(const char *function, const char *command);
 IRON_SHARED void iron_record_exec(int function, int lookup, int dirfd, const char *path, char *const argv[], int flags);
 IRON_SHARED void iron_native_vfork_report(struct iron_exec_record *r, int child, int via_clone);
+/* As glibc's execvp searches this process's PATH: 1 and the file in out, else 0. */
+IRON_SHARED int iron_search_path(const char *name, char *out, size_t cap);
+
+/* process_files.c: read_write_tmp (and read_handler) on what process creation reads. 0 to go on, -1 denied (errno
+   EACCES). The program an exec runs: */
+IRON_SHARED int iron_program_denied(int function, int lookup, int dirfd, const char *path, int flags);
+/* posix_spawn's file actions and its program, judged before the child starts when iron_spawn_scratch_bytes is not 0.
+   *use is then a copy of the actions holding the judged paths (in scratch, that many bytes), for glibc to run. */
+IRON_SHARED size_t iron_spawn_scratch_bytes(const posix_spawn_file_actions_t *actions);
+IRON_SHARED int iron_spawn_denied(int spawnp, const char *program, const posix_spawn_file_actions_t *actions,
+                                  const posix_spawn_file_actions_t **use, void *scratch, size_t bytes);
 
 /* process_environment.c: the environment a new program gets. */
 struct env_plan
