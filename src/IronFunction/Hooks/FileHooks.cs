@@ -562,6 +562,47 @@ internal static unsafe partial class FileHooks
         return Judge(&a, AT, path, N, "lremovexattr") ? a.Done(Real.lremovexattr(a.Path, name)) : -1;
     }
 
+    // An extended attribute's value is data kept with the file, which anyone who may write the file can set: reading
+    // it (or the list of names) is reading the file.
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getxattr")]
+    private static nint Getxattr(byte* path, byte* name, nint value, nuint size)
+    {
+        PathArg a;
+        return Judge(&a, AT, path, F, "getxattr") ? a.Done(Real.getxattr(a.Path, name, value, size)) : -1;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_lgetxattr")]
+    private static nint Lgetxattr(byte* path, byte* name, nint value, nuint size)
+    {
+        PathArg a;
+        return Judge(&a, AT, path, N, "lgetxattr") ? a.Done(Real.lgetxattr(a.Path, name, value, size)) : -1;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_listxattr")]
+    private static nint Listxattr(byte* path, nint list, nuint size)
+    {
+        PathArg a;
+        return Judge(&a, AT, path, F, "listxattr") ? a.Done(Real.listxattr(a.Path, list, size)) : -1;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_llistxattr")]
+    private static nint Llistxattr(byte* path, nint list, nuint size)
+    {
+        PathArg a;
+        return Judge(&a, AT, path, N, "llistxattr") ? a.Done(Real.llistxattr(a.Path, list, size)) : -1;
+    }
+
+    // A watch reports the names of the files made, opened and removed in a directory: a listing of it, as it changes.
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_inotify_add_watch")]
+    private static int InotifyAddWatch(int fd, byte* path, uint mask)
+    {
+        const uint IN_DONT_FOLLOW = 0x02000000;
+        PathArg a;
+        return Judge(&a, AT, path, (mask & IN_DONT_FOLLOW) != 0 ? N : F, "inotify_add_watch")
+            ? a.Done(Real.inotify_add_watch(fd, a.Path, mask)) : -1;
+    }
+
     // ---- temporary-file helpers: the template names the file to create; the name glibc fills in goes back ----
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_mkstemp")]

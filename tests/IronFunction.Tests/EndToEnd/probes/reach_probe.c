@@ -14,8 +14,11 @@
  *   reach_probe execv <program>                       execv of program (its own output on success)
  *   reach_probe execvp <name>                         execvp of name (PATH as given)
  *   reach_probe fts <root> [LOGICAL|PHYSICAL]         fts_open + fts_read to the end: entries seen, directories unread
- *   reach_probe fts_children <root>                   fts_open, fts_read of the root, fts_children
+ *   reach_probe fts_children <root> [LOGICAL]         fts_read to the first directory below the root, fts_children
+ *   reach_probe fts64 <root> [LOGICAL|PHYSICAL]       the same through fts64_open, fts64_read
+ *   reach_probe fts64_children <root> [LOGICAL]       the same through fts64_read, fts64_children
  *   reach_probe glob <pattern> [ERR]                  glob; listed = matches
+ *   reach_probe glob64 <pattern> [ERR]                glob64
  *   reach_probe dlopen <file>                         dlopen(RTLD_NOW); the library's probe_value() when it loaded
  *   reach_probe dlmopen <file>                        dlmopen(LM_ID_BASE, ...)
  */
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,6 +77,52 @@ static int spawn_with(int spawnp, const char *program, posix_spawn_file_actions_
     return 0;
 }
 
+/* fts_open + fts_read to the end (or fts_read of the root + fts_children), for FTS and FTS64 */
+#define WALK(fts_t, ent_t, open_fn, read_fn, children_fn, close_fn, children_only)                         \
+    do {                                                                                                  \
+        char *roots[] = { (char *)arg, NULL };                                                            \
+        int options = argc > 3 && strcmp(argv[3], "LOGICAL") == 0 ? FTS_LOGICAL : FTS_PHYSICAL;          \
+        errno = 0;                                                                                        \
+        fts_t *fts = open_fn(roots, options, NULL);                                                       \
+        if (!fts) { printf("result=NULL errno=%d\n", errno); return 0; }                                  \
+        int listed = 0, unread = 0;                                                                       \
+        if (children_only)                                                                                \
+        {                                                                                                 \
+            ent_t *dir;                                                                                   \
+            while ((dir = read_fn(fts)) && !(dir->fts_info == FTS_D && dir->fts_level >= 1)) {}             \
+            errno = 0;                                                                                    \
+            ent_t *children = dir ? children_fn(fts, 0) : NULL;                                           \
+            int e = errno;                                                                                \
+            for (ent_t *c = children; c; c = c->fts_link) listed++;                                       \
+            printf("result=%s errno=%d listed=%d\n", children ? "ptr" : "NULL", e, listed);               \
+            close_fn(fts);                                                                                \
+            return 0;                                                                                     \
+        }                                                                                                 \
+        ent_t *e;                                                                                         \
+        errno = 0;                                                                                        \
+        while ((e = read_fn(fts)) != NULL)                                                                \
+        {                                                                                                 \
+            if (e->fts_info == FTS_DNR) { unread++; printf("unread %s errno=%d\n", e->fts_path, e->fts_errno); } \
+            else if (e->fts_info != FTS_DP) { listed++; printf("seen %s\n", e->fts_path); }               \
+        }                                                                                                 \
+        printf("result=ptr errno=%d listed=%d unread=%d\n", errno, listed, unread);                       \
+        close_fn(fts);                                                                                    \
+        return 0;                                                                                         \
+    } while (0)
+
+#define GLOB(glob_t_, glob_fn, free_fn)                                                                   \
+    do {                                                                                                  \
+        glob_t_ g;                                                                                        \
+        memset(&g, 0, sizeof g);                                                                          \
+        errno = 0;                                                                                        \
+        int r = glob_fn(arg, argc > 3 ? GLOB_ERR : 0, NULL, &g);                                          \
+        int e = errno;                                                                                    \
+        for (size_t i = 0; r == 0 && i < g.gl_pathc; i++) printf("match %s\n", g.gl_pathv[i]);           \
+        printf("result=%d errno=%d listed=%zu\n", r, e, r == 0 ? g.gl_pathc : 0);                         \
+        free_fn(&g);                                                                                      \
+        return 0;                                                                                         \
+    } while (0)
+
 int main(int argc, char **argv)
 {
     if (argc < 3) { printf("setup-failed usage\n"); return 2; }
@@ -90,7 +140,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(op, "spawn_fchdir_open") == 0)
     {
-        int dir = open(arg, O_RDONLY | O_DIRECTORY);
+        /* a descriptor the library never saw opened, as one inherited from an unprotected parent */
+        int dir = (int)syscall(SYS_openat, AT_FDCWD, arg, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         if (dir < 0) { printf("setup-failed open %s errno=%d\n", arg, errno); return 2; }
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
@@ -120,47 +171,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(op, "fts") == 0 || strcmp(op, "fts_children") == 0)
-    {
-        char *roots[] = { (char *)arg, NULL };
-        int options = argc > 3 && strcmp(argv[3], "LOGICAL") == 0 ? FTS_LOGICAL : FTS_PHYSICAL;
-        errno = 0;
-        FTS *fts = fts_open(roots, options, NULL);
-        if (!fts) { printf("result=NULL errno=%d\n", errno); return 0; }
-        int listed = 0, unread = 0;
-        if (op[3] == '_')
-        {
-            FTSENT *root = fts_read(fts);
-            errno = 0;
-            FTSENT *children = root ? fts_children(fts, 0) : NULL;
-            int e = errno;
-            for (FTSENT *c = children; c; c = c->fts_link) listed++;
-            printf("result=%s errno=%d listed=%d\n", children ? "ptr" : "NULL", e, listed);
-            fts_close(fts);
-            return 0;
-        }
-        FTSENT *e;
-        errno = 0;
-        while ((e = fts_read(fts)) != NULL)
-        {
-            if (e->fts_info == FTS_DNR) { unread++; printf("unread %s errno=%d\n", e->fts_path, e->fts_errno); }
-            else if (e->fts_info != FTS_DP) { listed++; printf("seen %s\n", e->fts_path); }
-        }
-        printf("result=ptr errno=%d listed=%d unread=%d\n", errno, listed, unread);
-        fts_close(fts);
-        return 0;
-    }
-    if (strcmp(op, "glob") == 0)
-    {
-        glob_t g;
-        memset(&g, 0, sizeof g);
-        errno = 0;
-        int r = glob(arg, argc > 3 ? GLOB_ERR : 0, NULL, &g);
-        int e = errno;
-        for (size_t i = 0; r == 0 && i < g.gl_pathc; i++) printf("match %s\n", g.gl_pathv[i]);
-        printf("result=%d errno=%d listed=%zu\n", r, e, r == 0 ? g.gl_pathc : 0);
-        globfree(&g);
-        return 0;
-    }
+        WALK(FTS, FTSENT, fts_open, fts_read, fts_children, fts_close, strcmp(op, "fts_children") == 0);
+    if (strcmp(op, "fts64") == 0 || strcmp(op, "fts64_children") == 0)
+        WALK(FTS64, FTSENT64, fts64_open, fts64_read, fts64_children, fts64_close, strcmp(op, "fts64_children") == 0);
+    if (strcmp(op, "glob") == 0) GLOB(glob_t, glob, globfree);
+    if (strcmp(op, "glob64") == 0) GLOB(glob64_t, glob64, globfree64);
     if (strcmp(op, "dlopen") == 0 || strcmp(op, "dlmopen") == 0)
     {
         errno = 0;
