@@ -256,6 +256,16 @@ internal static unsafe partial class FileHooks
         catch (Exception e) { return Restored(Contained(function, e), errno); }
     }
 
+    // gettext reads its message catalogs (dirname/<language>/LC_MESSAGES/domain.mo) inside libc: the directory is
+    // judged, as a read of it, when it is named. glibc keeps its own copy of the string, made from the judged one.
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_bindtextdomain")]
+    private static byte* Bindtextdomain(byte* domain, byte* dirname)
+    {
+        if (dirname == null) return Real.bindtextdomain(domain, null);
+        PathArg a;
+        return JudgeCopy(&a, dirname, F, "bindtextdomain", false) ? Real.bindtextdomain(domain, a.Path) : null;
+    }
+
     // ---- files libc reaches for process creation and dlopen (glue: process_files.c, lookups.c). 1 to go on, 0 denied
     // with errno EACCES; a path that does not resolve is left to the call, which meets the same error itself. ----
 

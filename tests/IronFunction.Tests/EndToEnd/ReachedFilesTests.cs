@@ -19,6 +19,10 @@ public static class ReachedFiles
     public static readonly Lazy<string> Exe = new(() =>
         CProbe.Compile("reach_probe", File.ReadAllText(Path.Combine(ProbeDir, "reach_probe.c"))));
 
+    /// <summary>A program printing "ran": compiled, so that only the exec reads it (a script would be read by its interpreter).</summary>
+    public static readonly Lazy<string> Program = new(() =>
+        CProbe.Compile("reach_prog", "#include <stdio.h>\nint main(void) { puts(\"ran\"); return 0; }\n"));
+
     /// <summary>A shared object whose probe_value() is 42.</summary>
     public static readonly Lazy<string> Library = new(() =>
         CProbe.Compile("reach_lib", "int probe_value(void) { return 42; }\n", "-shared -fPIC"));
@@ -39,7 +43,7 @@ public static class ReachedFiles
 }
 
 /// <summary>
-/// {R} (under /tmp): d/a, d/sub/b, d/libx.so, d/prog (a script printing "ran"); {O} (outside): tree/f and tree/link -> {R}/d.
+/// {R} (under /tmp): d/a, d/sub/b, d/libx.so, d/prog (a program printing "ran"); {O} (outside): tree/f and tree/link -> {R}/d.
 /// </summary>
 public sealed class ReachFixture : IDisposable
 {
@@ -53,8 +57,7 @@ public sealed class ReachFixture : IDisposable
         File.WriteAllText(Path.Combine(R, "d", "a"), "secret a\n");
         File.WriteAllText(Path.Combine(R, "d", "sub", "b"), "b\n");
         File.Copy(ReachedFiles.Library.Value, Path.Combine(R, "d", "libx.so"));
-        File.WriteAllText(Path.Combine(R, "d", "prog"), "#!/bin/sh\necho ran\n");
-        File.SetUnixFileMode(Path.Combine(R, "d", "prog"), (UnixFileMode)0b111_101_101);
+        File.Copy(ReachedFiles.Program.Value, Path.Combine(R, "d", "prog"));
         Directory.CreateDirectory(Path.Combine(O, "tree"));
         File.WriteAllText(Path.Combine(O, "tree", "f"), "f\n");
         File.CreateSymbolicLink(Path.Combine(O, "tree", "link"), Path.Combine(R, "d"));

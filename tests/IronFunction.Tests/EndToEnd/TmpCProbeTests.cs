@@ -227,6 +227,7 @@ public sealed record OpCase(string Name, string Kind, string What, string[] Args
         C("listxattr", "int", "{R}/x", "listxattr", "{R}/x"),
         C("llistxattr", "int", "{R}/x", "llistxattr", "{R}/x"),
         C("inotify_add_watch", "int", "{R}/d", "inotify_add_watch", "{R}/d"),
+        C("bindtextdomain", "ptr", "{R}/d", "bindtextdomain", "{R}/d"),
         C("mkstemp", "fd", "{R}/tplXXXXXX", "mkstemp", "{R}/tplXXXXXX"),
         C("mkstemp64", "fd", "{R}/tplXXXXXX", "mkstemp64", "{R}/tplXXXXXX"),
         C("mkostemp", "fd", "{R}/tplXXXXXX", "mkostemp", "{R}/tplXXXXXX"),
