@@ -216,6 +216,10 @@ IRON_SHARED int iron_search_path(const char *name, char *out, size_t cap);
 /* process_files.c: read_write_tmp (and read_handler) on what process creation reads. 0 to go on, -1 denied (errno
    EACCES). The program an exec runs: */
 IRON_SHARED int iron_program_denied(int function, int lookup, int dirfd, const char *path, int flags);
+/* The caller's program path in this frame's own memory: judged and run as the same bytes, which another thread cannot
+   change in between. A path libc answers itself (bad pointer, no end within PATH_MAX) stays as it is. */
+#define OWN_PROGRAM(path) char program_copy_[PATH_MAX]; path = iron_own_program(path, program_copy_)
+IRON_SHARED const char *iron_own_program(const char *path, char *copy);
 /* posix_spawn's file actions and its program, judged before the child starts when iron_spawn_scratch_bytes is not 0.
    *use is then a copy of the actions holding the judged paths (in scratch, that many bytes), for glibc to run. */
 IRON_SHARED size_t iron_spawn_scratch_bytes(const posix_spawn_file_actions_t *actions);

@@ -295,6 +295,7 @@ static int exec_protected(int run, int function, int dirfd, const char *path, ch
 
 int execve(const char *path, char *const argv[], char *const envp[])
 {
+    OWN_PROGRAM(path);
     if (DENIED(iron_hook_execve(path, argv), iron_native_exec("execve", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
     if (iron_program_denied(IRON_FN_EXECVE, LOOKUP_PATH, AT_FDCWD, path, 0)) return -1;
     return exec_protected(RUN_EXECVE, IRON_FN_EXECVE, AT_FDCWD, path, argv, envp, 0);
@@ -302,6 +303,7 @@ int execve(const char *path, char *const argv[], char *const envp[])
 
 int execv(const char *path, char *const argv[])
 {
+    OWN_PROGRAM(path);
     if (DENIED(iron_hook_execv(path, argv), iron_native_exec("execv", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
     if (iron_program_denied(IRON_FN_EXECV, LOOKUP_PATH, AT_FDCWD, path, 0)) return -1;
     if (!iron_process_protect_tree && !iron_in_vfork_child) return REAL(execv)(path, argv);
@@ -310,6 +312,7 @@ int execv(const char *path, char *const argv[])
 
 int execvp(const char *file, char *const argv[])
 {
+    OWN_PROGRAM(file);
     if (DENIED(iron_hook_execvp(file, argv), iron_native_exec("execvp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return -1;
     if (iron_program_denied(IRON_FN_EXECVP, LOOKUP_SEARCH, AT_FDCWD, file, 0)) return -1;
     if (!iron_process_protect_tree && !iron_in_vfork_child) return REAL(execvp)(file, argv);
@@ -318,6 +321,7 @@ int execvp(const char *file, char *const argv[])
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+    OWN_PROGRAM(file);
     if (DENIED(iron_hook_execvpe(file, argv), iron_native_exec("execvpe", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return -1;
     if (iron_program_denied(IRON_FN_EXECVPE, LOOKUP_SEARCH, AT_FDCWD, file, 0)) return -1;
     return exec_protected(RUN_EXECVPE, IRON_FN_EXECVPE, AT_FDCWD, file, argv, envp, 0);
@@ -332,6 +336,7 @@ int fexecve(int fd, char *const argv[], char *const envp[])
 
 int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
+    OWN_PROGRAM(path);
     if (DENIED(iron_hook_execveat(dirfd, path, argv, flags), iron_native_exec("execveat", LOOKUP_AT, dirfd, path, argv, flags))) return -1;
     if (iron_program_denied(IRON_FN_EXECVEAT, LOOKUP_AT, dirfd, path, flags)) return -1;
     return exec_protected(RUN_EXECVEAT, IRON_FN_EXECVEAT, dirfd, path, argv, envp, flags);
@@ -354,6 +359,7 @@ int execveat(int dirfd, const char *path, char *const argv[], char *const envp[]
 
 int execl(const char *path, const char *arg, ...)
 {
+    OWN_PROGRAM(path);
     IRON_ARGV_FROM_VA(arg, argv, (void)0);
     if (DENIED(iron_hook_execl(path, argv), iron_native_exec("execl", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
     if (iron_program_denied(IRON_FN_EXECL, LOOKUP_PATH, AT_FDCWD, path, 0)) return -1;
@@ -362,6 +368,7 @@ int execl(const char *path, const char *arg, ...)
 
 int execlp(const char *file, const char *arg, ...)
 {
+    OWN_PROGRAM(file);
     IRON_ARGV_FROM_VA(arg, argv, (void)0);
     if (DENIED(iron_hook_execlp(file, argv), iron_native_exec("execlp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return -1;
     if (iron_program_denied(IRON_FN_EXECLP, LOOKUP_SEARCH, AT_FDCWD, file, 0)) return -1;
@@ -370,6 +377,7 @@ int execlp(const char *file, const char *arg, ...)
 
 int execle(const char *path, const char *arg, ...)
 {
+    OWN_PROGRAM(path);
     char *const *envp;
     IRON_ARGV_FROM_VA(arg, argv, envp = va_arg(ap_, char *const *));
     if (DENIED(iron_hook_execle(path, argv), iron_native_exec("execle", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
@@ -414,6 +422,7 @@ static int spawn_protected(iron_spawn_fn real, pid_t *pid, const char *file, con
 int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+    OWN_PROGRAM(path);
     if (DENIED(iron_hook_posix_spawn(path, argv), iron_native_exec("posix_spawn", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return EPERM;
     void *heap = NULL;
     int error = SPAWN_FILES_JUDGED(0, path, actions, heap);
@@ -425,6 +434,7 @@ int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *
 int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+    OWN_PROGRAM(file);
     if (DENIED(iron_hook_posix_spawnp(file, argv), iron_native_exec("posix_spawnp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return EPERM;
     void *heap = NULL;
     int error = SPAWN_FILES_JUDGED(1, file, actions, heap);

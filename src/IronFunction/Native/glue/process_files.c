@@ -48,6 +48,15 @@ static int judged_here(void)
 /* A vfork child enters managed code as the trampolines do there: its thread is its parent's, left unmarked. */
 #define JUDGE(call) (iron_in_vfork_child ? (call) : IRON_MANAGED(call))
 
+const char *iron_own_program(const char *path, char *copy)
+{
+    if (!iron_hooks_ready || !path || unreadable(path)) return path;
+    size_t n = strnlen(path, PATH_MAX);
+    if (n >= PATH_MAX) return path;
+    memcpy(copy, path, n + 1);
+    return copy;
+}
+
 int iron_program_denied(int function, int lookup, int dirfd, const char *path, int flags)
 {
     if (!judged_here()) return 0;
