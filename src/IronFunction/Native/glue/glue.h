@@ -17,7 +17,7 @@
  *   source_route_filter.c 12. setsockopt: only the options that set a source route enter managed code
  *   lookups.c             13. dlsym/dlvsym: a hooked name looked up any way is the library's entry; dlopen's file
  *   callbacks.c           14. ftw, nftw, scandir, fts, glob: the caller's callbacks run outside the hook, judged
- *   process_files.c       15. the files process creation reads: posix_spawn file actions, the program an exec runs
+ *   process_files.c       16. the files process creation reads: posix_spawn file actions, the program an exec runs
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
@@ -97,12 +97,6 @@ IRON_SHARED void iron_native_resolve(void);
 /* ... and the walkers that call the caller back (read_write_tmp, callbacks.c; an alias of one would be made there) */
 #define IRON_OWN_ftw ~, 1
 #define IRON_OWN_ftw64 ~, 1
-#define IRON_OWN_nftw ~, 1
-#define IRON_OWN_nftw64 ~, 1
-#define IRON_OWN_scandir ~, 1
-#define IRON_OWN_scandir64 ~, 1
-#define IRON_OWN_scandirat ~, 1
-#define IRON_OWN_scandirat64 ~, 1
 #define IRON_OWN_fts_open ~, 1
 #define IRON_OWN_fts64_open ~, 1
 #define IRON_OWN_fts_read ~, 1
@@ -111,6 +105,12 @@ IRON_SHARED void iron_native_resolve(void);
 #define IRON_OWN_fts64_children ~, 1
 #define IRON_OWN_glob ~, 1
 #define IRON_OWN_glob64 ~, 1
+#define IRON_OWN_nftw ~, 1
+#define IRON_OWN_nftw64 ~, 1
+#define IRON_OWN_scandir ~, 1
+#define IRON_OWN_scandir64 ~, 1
+#define IRON_OWN_scandirat ~, 1
+#define IRON_OWN_scandirat64 ~, 1
 #define IRON_SECOND(a, b, ...) b
 #define IRON_IS_OWN(name) IRON_SECOND_(IRON_OWN_##name, 0, ~)
 #define IRON_SECOND_(...) IRON_SECOND(__VA_ARGS__)

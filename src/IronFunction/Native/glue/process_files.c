@@ -1,7 +1,7 @@
 /*
  * The files process creation reads (read_write_tmp, read_handler).
  *
- * 15. An exec reads and maps the program it runs, and posix_spawn's child runs its file actions (open, chdir,
+ * 16. An exec reads and maps the program it runs, and posix_spawn's child runs its file actions (open, chdir,
  *     fchdir) inside glibc before its exec, where no hook sees them. Both are judged here, in the caller, before
  *     anything starts: the program by the managed file judge (iron_files_program), each file action's path by
  *     its open flags (iron_files_spawn_open), against the directory the child will be in when it opens it
