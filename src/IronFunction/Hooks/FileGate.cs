@@ -155,6 +155,14 @@ internal static unsafe class FileGate
         return false;
     }
 
+    /// <summary>Something libc would do with a file that cannot be judged: read_write_tmp decides it as a violation.</summary>
+    public static bool PermitUnjudged(string function, string what)
+    {
+        var tmp = Startup.Policy.ReadWriteTmp;
+        if (tmp == PolicyAction.Allow || ReentrancyGuard.Active) return true;
+        return Violation(tmp, function, System.Text.Encoding.UTF8.GetBytes(what));
+    }
+
     /// <summary>
     /// freopen(stream) with no path reopens the stream's own file (glibc: /proc/self/fd/N) in the new mode: judged by
     /// that file. The reopen itself goes through glibc with the stream's descriptor, which the judgement does not pin.

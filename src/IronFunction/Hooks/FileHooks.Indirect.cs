@@ -256,6 +256,85 @@ internal static unsafe partial class FileHooks
         catch (Exception e) { return Restored(Contained(function, e), errno); }
     }
 
+    // gettext reads its message catalogs (dirname/<language>/LC_MESSAGES/domain.mo) inside libc: the directory is
+    // judged, as a read of it, when it is named. glibc keeps its own copy of the string, made from the judged one.
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_bindtextdomain")]
+    private static byte* Bindtextdomain(byte* domain, byte* dirname)
+    {
+        if (dirname == null) return Real.bindtextdomain(domain, null);
+        PathArg a;
+        return JudgeCopy(&a, dirname, F, "bindtextdomain", false) ? Real.bindtextdomain(domain, a.Path) : null;
+    }
+
+    // ---- files libc reaches for process creation and dlopen (glue: process_files.c, lookups.c). 1 to go on, 0 denied
+    // with errno EACCES; a path that does not resolve is left to the call, which meets the same error itself. ----
+
+    /// <summary>Names of the exec functions by the glue's IRON_FN_* numbers, then posix_spawn and posix_spawnp.</summary>
+    private static readonly string[] ProgramFunctions =
+        ["execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve", "execveat", "posix_spawn", "posix_spawnp"];
+
+    /// <summary>The program an exec runs is read and mapped from its file: judged as a read (path, or dirfd alone when path is NULL).</summary>
+    [UnmanagedCallersOnly(EntryPoint = "iron_files_program")]
+    private static int FilesProgram(int dirfd, byte* path, int flags, int function)
+    {
+        string name = (uint)function < (uint)ProgramFunctions.Length ? ProgramFunctions[function] : "exec";
+        PathArg a;
+        (&a)->Init(path);
+        int errno = Errno.Value;
+        try
+        {
+            // running the handler is not reading its source: read_write_tmp only
+            bool permitted = path == null ? PermitDescriptor(&a, dirfd, name) : PermitAt(&a, dirfd, path, flags, name);
+            return Resolved(&a, permitted, errno);
+        }
+        catch (Exception e) { return Contained(&a, path, name, e) ? 1 : 0; }
+    }
+
+    /// <summary>A posix_spawn file action's open, by its flags; a NULL path is an action the glue cannot judge (flags: why).</summary>
+    [UnmanagedCallersOnly(EntryPoint = "iron_files_spawn_open")]
+    private static int FilesSpawnOpen(int dirfd, byte* path, int flags, int spawnp)
+    {
+        string name = spawnp != 0 ? "posix_spawnp" : "posix_spawn";
+        PathArg a;
+        (&a)->Init(path);
+        int errno = Errno.Value;
+        try
+        {
+            if (path == null)
+                return PermitUnjudged(name + " file action", flags switch
+                {
+                    1 => "addfchdir_np to a descriptor an earlier action opened",
+                    2 => "a path too long to judge",
+                    _ => "an action of a kind this library does not know",
+                }) ? 1 : 0;
+            var pin = (flags & O_CREAT) != 0 ? ((flags & 0x80 /*O_EXCL*/) != 0 ? N : C) : (flags & O_NOFOLLOW) != 0 ? N : F;
+            return Resolved(&a, Permit(&a, dirfd, path, pin, name + " file action open", OpensForReading(flags), anchor: false), errno);
+        }
+        catch (Exception e) { return Contained(&a, path, name, e) ? 1 : 0; }
+    }
+
+    /// <summary>dlopen/dlmopen: the file ld.so will map, a read (the glue found it).</summary>
+    [UnmanagedCallersOnly(EntryPoint = "iron_files_dlopen")]
+    private static int FilesDlopen(byte* path, int dlmopen)
+    {
+        string name = dlmopen != 0 ? "dlmopen" : "dlopen";
+        PathArg a;
+        (&a)->Init(path);
+        int errno = Errno.Value;
+        try { return Resolved(&a, Permit(&a, AT, path, F, name, readsContent: true, anchor: false), errno); }
+        catch (Exception e) { return Contained(&a, path, name, e) ? 1 : 0; }
+    }
+
+    /// <summary>1 when permitted, or when the path did not resolve (the call meets that error itself); its descriptors closed.</summary>
+    private static int Resolved(PathArg* a, bool permitted, int errno)
+    {
+        int error = Errno.Value;
+        a->Done(0);
+        if (permitted || error != Errno.EACCES) { Errno.Value = errno; return 1; }
+        Errno.Value = error;
+        return 0;
+    }
+
     private static bool JudgePath(string path, string function)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");

@@ -216,10 +216,12 @@ internal static unsafe partial class FileHooks
 
     // opendir is open(O_DIRECTORY) and a directory stream: made from the descriptor the open family judged and opened
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_opendir")]
-    private static nint Opendir(byte* path)
+    private static nint Opendir(byte* path) => OpenDirectory(path, "opendir");
+
+    private static nint OpenDirectory(byte* path, string function)
     {
         PathArg a;
-        switch (JudgeOpen(&a, AT, path, O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0, "opendir", out int fd, readsContent: false))
+        switch (JudgeOpen(&a, AT, path, O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0, function, out int fd, readsContent: false))
         {
             case OpenOutcome.CallReal: return Real.opendir(a.Path);
             case OpenOutcome.Denied: return 0;
@@ -257,6 +259,34 @@ internal static unsafe partial class FileHooks
 
     [UnmanagedCallersOnly(EntryPoint = "iron_hook_nftw64")]
     private static int Nftw64(int dirfd, byte* path) => JudgeWalk(dirfd, path, "nftw64");
+
+    // fts: its roots at fts_open, and each directory it is about to read (glue: callbacks.c)
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts_open")]
+    private static int FtsOpen(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts_open");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts64_open")]
+    private static int Fts64Open(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts64_open");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts_read")]
+    private static int FtsRead(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts_read");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts64_read")]
+    private static int Fts64Read(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts64_read");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts_children")]
+    private static int FtsChildren(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts_children");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_fts64_children")]
+    private static int Fts64Children(int dirfd, byte* path) => JudgeWalk(dirfd, path, "fts64_children");
+
+    // glob reads directories through the library's GLOB_ALTDIRFUNC callbacks (glue: callbacks.c): this is their opendir
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_glob")]
+    private static nint Glob(byte* path) => OpenDirectory(path, "glob");
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_glob64")]
+    private static nint Glob64(byte* path) => OpenDirectory(path, "glob64");
 
     /// <summary>A walk hands its callbacks paths spelled from its argument: it runs on that spelling, not an anchored one (README, Limits).</summary>
     private static int JudgeWalk(int dirfd, byte* path, string function)
@@ -530,6 +560,47 @@ internal static unsafe partial class FileHooks
     {
         PathArg a;
         return Judge(&a, AT, path, N, "lremovexattr") ? a.Done(Real.lremovexattr(a.Path, name)) : -1;
+    }
+
+    // An extended attribute's value is data kept with the file, which anyone who may write the file can set: reading
+    // it (or the list of names) is reading the file.
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_getxattr")]
+    private static nint Getxattr(byte* path, byte* name, nint value, nuint size)
+    {
+        PathArg a;
+        return Judge(&a, AT, path, F, "getxattr") ? a.Done(Real.getxattr(a.Path, name, value, size)) : -1;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_lgetxattr")]
+    private static nint Lgetxattr(byte* path, byte* name, nint value, nuint size)
+    {
+        PathArg a;
+        return Judge(&a, AT, path, N, "lgetxattr") ? a.Done(Real.lgetxattr(a.Path, name, value, size)) : -1;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_listxattr")]
+    private static nint Listxattr(byte* path, nint list, nuint size)
+    {
+        PathArg a;
+        return Judge(&a, AT, path, F, "listxattr") ? a.Done(Real.listxattr(a.Path, list, size)) : -1;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_llistxattr")]
+    private static nint Llistxattr(byte* path, nint list, nuint size)
+    {
+        PathArg a;
+        return Judge(&a, AT, path, N, "llistxattr") ? a.Done(Real.llistxattr(a.Path, list, size)) : -1;
+    }
+
+    // A watch reports the names of the files made, opened and removed in a directory: a listing of it, as it changes.
+    [UnmanagedCallersOnly(EntryPoint = "iron_hook_inotify_add_watch")]
+    private static int InotifyAddWatch(int fd, byte* path, uint mask)
+    {
+        const uint IN_DONT_FOLLOW = 0x02000000;
+        PathArg a;
+        return Judge(&a, AT, path, (mask & IN_DONT_FOLLOW) != 0 ? N : F, "inotify_add_watch")
+            ? a.Done(Real.inotify_add_watch(fd, a.Path, mask)) : -1;
     }
 
     // ---- temporary-file helpers: the template names the file to create; the name glibc fills in goes back ----

@@ -38,6 +38,10 @@ internal static unsafe partial class Real
     public static delegate* unmanaged<int, byte*, nint, int> futimesat;
     public static delegate* unmanaged<byte*, byte*, nint, nuint, int, int> setxattr, lsetxattr;
     public static delegate* unmanaged<byte*, byte*, int> removexattr, lremovexattr;
+    public static delegate* unmanaged<byte*, byte*, nint, nuint, nint> getxattr, lgetxattr;
+    public static delegate* unmanaged<byte*, nint, nuint, nint> listxattr, llistxattr;
+    public static delegate* unmanaged<int, byte*, uint, int> inotify_add_watch;
+    public static delegate* unmanaged<byte*, byte*, byte*> bindtextdomain;
     // temporary-file helpers whose glibc internals bypass the public open
     public static delegate* unmanaged<byte*, int> mkstemp, mkstemp64;
     public static delegate* unmanaged<byte*, int, int> mkostemp, mkostemp64, mkstemps, mkstemps64;
@@ -102,6 +106,12 @@ internal static unsafe partial class Real
         lsetxattr = (delegate* unmanaged<byte*, byte*, nint, nuint, int, int>)Sym("lsetxattr"u8);
         removexattr = (delegate* unmanaged<byte*, byte*, int>)Sym("removexattr"u8);
         lremovexattr = (delegate* unmanaged<byte*, byte*, int>)Sym("lremovexattr"u8);
+        getxattr = (delegate* unmanaged<byte*, byte*, nint, nuint, nint>)Sym("getxattr"u8);
+        lgetxattr = (delegate* unmanaged<byte*, byte*, nint, nuint, nint>)Sym("lgetxattr"u8);
+        listxattr = (delegate* unmanaged<byte*, nint, nuint, nint>)Sym("listxattr"u8);
+        llistxattr = (delegate* unmanaged<byte*, nint, nuint, nint>)Sym("llistxattr"u8);
+        inotify_add_watch = (delegate* unmanaged<int, byte*, uint, int>)Sym("inotify_add_watch"u8);
+        bindtextdomain = (delegate* unmanaged<byte*, byte*, byte*>)Sym("bindtextdomain"u8);
         mkstemp = (delegate* unmanaged<byte*, int>)Sym("mkstemp"u8);
         mkstemp64 = (delegate* unmanaged<byte*, int>)Sym("mkstemp64"u8);
         mkostemp = (delegate* unmanaged<byte*, int, int>)Sym("mkostemp"u8);

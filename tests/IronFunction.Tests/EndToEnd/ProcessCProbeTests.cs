@@ -604,7 +604,8 @@ public class ProcessGlueTests
             Assert.True(glue.Contains($"#define IRON_OWN_{name} ~, 1", StringComparison.Ordinal), $"{name} has no wrapper of its own in the glue (glue.h)");
         var own = System.Text.RegularExpressions.Regex.Matches(glue, @"#define IRON_OWN_(\w+) ~, 1").Select(m => m.Groups[1].Value);
         // and the walkers that call the caller back (Native/glue/callbacks.c), and the open family (Native/glue/file_prefilter.c)
-        string[] walkers = ["ftw", "ftw64", "nftw", "nftw64", "scandir", "scandir64", "scandirat", "scandirat64"];
+        string[] walkers = ["ftw", "ftw64", "nftw", "nftw64", "scandir", "scandir64", "scandirat", "scandirat64",
+            "fts_open", "fts64_open", "fts_read", "fts64_read", "fts_children", "fts64_children", "glob", "glob64"];
         string[] opens = ["open", "open64", "openat", "openat64"];
         Assert.Equal(listed.Concat(walkers).Concat(opens).Order(StringComparer.Ordinal), own.Order(StringComparer.Ordinal));
     }

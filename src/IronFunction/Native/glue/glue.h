@@ -15,9 +15,10 @@
  *   log_stream.c          10. event lines of the whole process tree go to the first protected process's stderr
  *   resolver_state.c      11. the resolver's configuration as the system made it, compared before each lookup
  *   source_route_filter.c 12. setsockopt: only the options that set a source route enter managed code
- *   lookups.c             13. dlsym/dlvsym: a hooked name looked up any way is the library's entry
- *   callbacks.c           14. ftw, nftw, scandir: the caller's callbacks run outside the hook, judged
+ *   lookups.c             13. dlsym/dlvsym: a hooked name looked up any way is the library's entry; dlopen's file
+ *   callbacks.c           14. ftw, nftw, scandir, fts, glob: the caller's callbacks run outside the hook, judged
  *   file_prefilter.c      15. open of a normal absolute path no rule can cover, without entering the runtime
+ *   process_files.c       16. the files process creation reads: posix_spawn file actions, the program an exec runs
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
@@ -97,6 +98,14 @@ IRON_SHARED void iron_native_resolve(void);
 /* ... and the walkers that call the caller back (read_write_tmp, callbacks.c; an alias of one would be made there) */
 #define IRON_OWN_ftw ~, 1
 #define IRON_OWN_ftw64 ~, 1
+#define IRON_OWN_fts_open ~, 1
+#define IRON_OWN_fts64_open ~, 1
+#define IRON_OWN_fts_read ~, 1
+#define IRON_OWN_fts64_read ~, 1
+#define IRON_OWN_fts_children ~, 1
+#define IRON_OWN_fts64_children ~, 1
+#define IRON_OWN_glob ~, 1
+#define IRON_OWN_glob64 ~, 1
 #define IRON_OWN_nftw ~, 1
 #define IRON_OWN_nftw64 ~, 1
 #define IRON_OWN_scandir ~, 1
@@ -212,6 +221,21 @@ IRON_SHARED int iron_native_exec(const char *function, int lookup, int dirfd, co
 IRON_SHARED int iron_native_shell(const char *function, const char *command);
 IRON_SHARED void iron_record_exec(int function, int lookup, int dirfd, const char *path, char *const argv[], int flags);
 IRON_SHARED void iron_native_vfork_report(struct iron_exec_record *r, int child, int via_clone);
+/* As glibc's execvp searches this process's PATH: 1 and the file in out, else 0. */
+IRON_SHARED int iron_search_path(const char *name, char *out, size_t cap);
+
+/* process_files.c: read_write_tmp (and read_handler) on what process creation reads. 0 to go on, -1 denied (errno
+   EACCES). The program an exec runs: */
+IRON_SHARED int iron_program_denied(int function, int lookup, int dirfd, const char *path, int flags);
+/* The caller's program path in this frame's own memory: judged and run as the same bytes, which another thread cannot
+   change in between. A path libc answers itself (bad pointer, no end within PATH_MAX) stays as it is. */
+#define OWN_PROGRAM(path) char program_copy_[PATH_MAX]; path = iron_own_program(path, program_copy_)
+IRON_SHARED const char *iron_own_program(const char *path, char *copy);
+/* posix_spawn's file actions and its program, judged before the child starts when iron_spawn_scratch_bytes is not 0.
+   *use is then a copy of the actions holding the judged paths (in scratch, that many bytes), for glibc to run. */
+IRON_SHARED size_t iron_spawn_scratch_bytes(const posix_spawn_file_actions_t *actions);
+IRON_SHARED int iron_spawn_denied(int spawnp, const char *program, const posix_spawn_file_actions_t *actions,
+                                  const posix_spawn_file_actions_t **use, void *scratch, size_t bytes);
 
 /* process_environment.c: the environment a new program gets. */
 struct env_plan

@@ -9,8 +9,12 @@
  *     own lookups (iron_native_resolve, the runtime, OpenSSL's loading) and an interposer loaded at start
  *     between this library and libc chaining with RTLD_NEXT (LD_PRELOAD=ours:other) get libc's answer.
  *
- * dlopen is exported too, only to drop RTLD_DEEPBIND when some control blocks: a module loaded with it binds
- * its own references to libc before this library's exports.
+ * dlopen is exported too, to drop RTLD_DEEPBIND when some control blocks (a module loaded with it binds its own
+ * references to libc before this library's exports), and, with dlmopen, to judge the file it loads: loading code
+ * is reading it (read_write_tmp, read_handler). A name without a slash is the file ld.so would find for the
+ * caller: an object already loaded under that name reads nothing, else the first directory of the caller's
+ * search path (RTLD_DI_SERINFO: its RPATH, LD_LIBRARY_PATH as the process started, its RUNPATH, $ORIGIN
+ * expanded, the system directories) that holds the name.
  *
  * libc's dlsym, dlvsym and dlopen are found in libc's dynamic symbol table: the library's own references to
  * dlsym bind to its export, and so would a call to dlsym for them.
@@ -19,8 +23,11 @@
 #include <elf.h>
 #include <link.h>
 
-/* libc's dlsym, dlvsym and dlopen, where the exports jump (found once, any thread may find them again) */
-IRON_SHARED void *iron_real_dlsym, *iron_real_dlvsym, *iron_real_dlopen;
+/* libc's dlsym, dlvsym, dlopen and dlmopen, where the exports jump (found once, any thread may find them again) */
+IRON_SHARED void *iron_real_dlsym, *iron_real_dlvsym, *iron_real_dlopen, *iron_real_dlmopen;
+extern IRON_SHARED unsigned char iron_control_files;
+/* The managed judge (Hooks/FileHooks.Indirect.cs): 1 to go on, 0 denied with errno EACCES. */
+extern int iron_files_dlopen(const char *path, int dlmopen);
 /* Some control blocks: dlopen drops RTLD_DEEPBIND, which binds a module's own references to libc first. */
 IRON_SHARED unsigned char iron_strip_deepbind;
 
@@ -108,8 +115,8 @@ static void lookups_init(void)
     if (lookups_ready) return;
     dl_iterate_phdr(find_images, NULL);
     void *s = elf_lookup(libc.base, libc.dynamic, "dlsym"), *v = elf_lookup(libc.base, libc.dynamic, "dlvsym");
-    void *o = elf_lookup(libc.base, libc.dynamic, "dlopen");
-    if (!s || !v || !o) return; /* no libc found (never seen) */
+    void *o = elf_lookup(libc.base, libc.dynamic, "dlopen"), *m = elf_lookup(libc.base, libc.dynamic, "dlmopen");
+    if (!s || !v || !o || !m) return; /* no libc found (never seen) */
     Dl_info info;
     struct link_map *me = NULL, *l;
     int n = 0;
@@ -122,6 +129,7 @@ static void lookups_init(void)
     iron_real_dlsym = s;
     iron_real_dlvsym = v;
     iron_real_dlopen = o;
+    iron_real_dlmopen = m;
     __atomic_store_n(&lookups_ready, 1, __ATOMIC_RELEASE);
 }
 
@@ -180,6 +188,47 @@ __attribute__((visibility("hidden"), used)) int iron_lookup_decide(void *handle,
     return 1;
 }
 
+/* The file a dlopen of name by caller reads, into out; 0 when it reads none (already loaded, not found). */
+static int file_to_load(const char *name, void *caller, char *out, size_t cap)
+{
+    if (strchr(name, '/')) return strlen(name) < cap ? (memcpy(out, name, strlen(name) + 1), 1) : 0;
+    void *loaded = ((void *(*)(const char *, int))iron_real_dlopen)(name, RTLD_LAZY | RTLD_NOLOAD);
+    if (loaded) { dlclose(loaded); return 0; }
+    struct link_map *from = object_of(caller);
+    Dl_serinfo size;
+    if (!from || dlinfo(from, RTLD_DI_SERINFOSIZE, &size) != 0 || size.dls_size > 65536) return 0;
+    Dl_serinfo *paths = alloca(size.dls_size);
+    memcpy(paths, &size, sizeof size);
+    if (dlinfo(from, RTLD_DI_SERINFO, paths) != 0) return 0;
+    for (unsigned i = 0; i < paths->dls_cnt; i++)
+    {
+        const char *dir = paths->dls_serpath[i].dls_name;
+        size_t d = strlen(dir), n = strlen(name);
+        if (!d || d + 1 + n >= cap) continue;
+        memcpy(out, dir, d);
+        out[d] = '/';
+        memcpy(out + d + 1, name, n + 1);
+        if (syscall(SYS_faccessat, AT_FDCWD, out, F_OK) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Called by the dlopen and dlmopen exports: nonzero when loading name is denied (errno EACCES). */
+__attribute__((visibility("hidden"), used)) int iron_dlopen_denied(const char *name, void *caller, int dlmopen)
+{
+    if (!iron_hooks_ready || !iron_control_files || !name || unreadable(name)) return 0;
+    if (iron_in_vfork_child ? !iron_process_protect_tree : iron_hook_frame.active) return 0;
+    lookups_init();
+    if (!lookups_ready || inside(&own, caller)) return 0;
+    int saved = errno;
+    char path[PATH_MAX];
+    int denied = 0;
+    if (file_to_load(name, caller, path, sizeof path))
+        denied = iron_in_vfork_child ? !iron_files_dlopen(path, dlmopen) : !IRON_MANAGED(iron_files_dlopen(path, dlmopen));
+    if (!denied) errno = saved;
+    return denied;
+}
+
 /* dlsym and dlvsym: ask iron_lookup_decide, and return its answer or tail-jump to libc's with the arguments
    and the caller's return address as they came. */
 __asm__(".text\n"
@@ -230,21 +279,55 @@ __asm__(".text\n"
         "    jmp *iron_real_dlvsym(%rip)\n"
         ".size dlvsym, .-dlvsym\n"
         /* dlopen: libc's, by a tail jump (it searches the caller's RUNPATH and namespace), without RTLD_DEEPBIND (8)
-           when some control blocks; the library itself never asks for it */
+           when some control blocks (the library itself never asks for it), once the file it loads is judged */
         ".globl dlopen\n"
         ".type dlopen,@function\n"
         "dlopen:\n"
         "    cmpb $0, iron_strip_deepbind(%rip)\n"
         "    je 1f\n"
         "    and $-9, %esi\n"
-        "1:  cmpq $0, iron_real_dlopen(%rip)\n"
-        "    jne 2f\n"
-        "    push %rdi\n"
+        "1:  push %rdi\n"
         "    push %rsi\n"
         "    sub $8, %rsp\n"
+        "    cmpq $0, iron_real_dlopen(%rip)\n"
+        "    jne 2f\n"
         "    call iron_lookups_init\n"
+        "2:  mov 16(%rsp), %rdi\n"
+        "    mov 24(%rsp), %rsi\n"
+        "    xor %edx, %edx\n"
+        "    call iron_dlopen_denied\n"
         "    add $8, %rsp\n"
         "    pop %rsi\n"
         "    pop %rdi\n"
-        "2:  jmp *iron_real_dlopen(%rip)\n"
-        ".size dlopen, .-dlopen\n");
+        "    test %eax, %eax\n"
+        "    jnz 9f\n"
+        "    jmp *iron_real_dlopen(%rip)\n"
+        "9:  xor %eax, %eax\n"
+        "    ret\n"
+        ".size dlopen, .-dlopen\n"
+        /* dlmopen: the same, for a namespace of the caller's choosing */
+        ".globl dlmopen\n"
+        ".type dlmopen,@function\n"
+        "dlmopen:\n"
+        "    cmpb $0, iron_strip_deepbind(%rip)\n"
+        "    je 1f\n"
+        "    and $-9, %edx\n"
+        "1:  push %rdi\n"
+        "    push %rsi\n"
+        "    push %rdx\n"
+        "    cmpq $0, iron_real_dlmopen(%rip)\n"
+        "    jne 2f\n"
+        "    call iron_lookups_init\n"
+        "2:  mov 8(%rsp), %rdi\n"
+        "    mov 24(%rsp), %rsi\n"
+        "    mov $1, %edx\n"
+        "    call iron_dlopen_denied\n"
+        "    pop %rdx\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
+        "    test %eax, %eax\n"
+        "    jnz 9f\n"
+        "    jmp *iron_real_dlmopen(%rip)\n"
+        "9:  xor %eax, %eax\n"
+        "    ret\n"
+        ".size dlmopen, .-dlmopen\n");

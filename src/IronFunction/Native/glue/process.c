@@ -295,39 +295,50 @@ static int exec_protected(int run, int function, int dirfd, const char *path, ch
 
 int execve(const char *path, char *const argv[], char *const envp[])
 {
+    OWN_PROGRAM(path);
     if (DENIED(iron_hook_execve(path, argv), iron_native_exec("execve", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
+    if (iron_program_denied(IRON_FN_EXECVE, LOOKUP_PATH, AT_FDCWD, path, 0)) return -1;
     return exec_protected(RUN_EXECVE, IRON_FN_EXECVE, AT_FDCWD, path, argv, envp, 0);
 }
 
 int execv(const char *path, char *const argv[])
 {
+    OWN_PROGRAM(path);
     if (DENIED(iron_hook_execv(path, argv), iron_native_exec("execv", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
+    if (iron_program_denied(IRON_FN_EXECV, LOOKUP_PATH, AT_FDCWD, path, 0)) return -1;
     if (!iron_process_protect_tree && !iron_in_vfork_child) return REAL(execv)(path, argv);
     return exec_protected(RUN_EXECVE, IRON_FN_EXECV, AT_FDCWD, path, argv, environ, 0);
 }
 
 int execvp(const char *file, char *const argv[])
 {
+    OWN_PROGRAM(file);
     if (DENIED(iron_hook_execvp(file, argv), iron_native_exec("execvp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return -1;
+    if (iron_program_denied(IRON_FN_EXECVP, LOOKUP_SEARCH, AT_FDCWD, file, 0)) return -1;
     if (!iron_process_protect_tree && !iron_in_vfork_child) return REAL(execvp)(file, argv);
     return exec_protected(RUN_EXECVPE, IRON_FN_EXECVP, AT_FDCWD, file, argv, environ, 0);
 }
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+    OWN_PROGRAM(file);
     if (DENIED(iron_hook_execvpe(file, argv), iron_native_exec("execvpe", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return -1;
+    if (iron_program_denied(IRON_FN_EXECVPE, LOOKUP_SEARCH, AT_FDCWD, file, 0)) return -1;
     return exec_protected(RUN_EXECVPE, IRON_FN_EXECVPE, AT_FDCWD, file, argv, envp, 0);
 }
 
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
     if (DENIED(iron_hook_fexecve(fd, argv), iron_native_exec("fexecve", LOOKUP_FD, fd, NULL, argv, 0))) return -1;
+    if (iron_program_denied(IRON_FN_FEXECVE, LOOKUP_FD, fd, NULL, 0)) return -1;
     return exec_protected(RUN_FEXECVE, IRON_FN_FEXECVE, fd, NULL, argv, envp, 0);
 }
 
 int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
+    OWN_PROGRAM(path);
     if (DENIED(iron_hook_execveat(dirfd, path, argv, flags), iron_native_exec("execveat", LOOKUP_AT, dirfd, path, argv, flags))) return -1;
+    if (iron_program_denied(IRON_FN_EXECVEAT, LOOKUP_AT, dirfd, path, flags)) return -1;
     return exec_protected(RUN_EXECVEAT, IRON_FN_EXECVEAT, dirfd, path, argv, envp, flags);
 }
 
@@ -348,23 +359,29 @@ int execveat(int dirfd, const char *path, char *const argv[], char *const envp[]
 
 int execl(const char *path, const char *arg, ...)
 {
+    OWN_PROGRAM(path);
     IRON_ARGV_FROM_VA(arg, argv, (void)0);
     if (DENIED(iron_hook_execl(path, argv), iron_native_exec("execl", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
+    if (iron_program_denied(IRON_FN_EXECL, LOOKUP_PATH, AT_FDCWD, path, 0)) return -1;
     return exec_protected(RUN_EXECVE, IRON_FN_EXECL, AT_FDCWD, path, argv, environ, 0);
 }
 
 int execlp(const char *file, const char *arg, ...)
 {
+    OWN_PROGRAM(file);
     IRON_ARGV_FROM_VA(arg, argv, (void)0);
     if (DENIED(iron_hook_execlp(file, argv), iron_native_exec("execlp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return -1;
+    if (iron_program_denied(IRON_FN_EXECLP, LOOKUP_SEARCH, AT_FDCWD, file, 0)) return -1;
     return exec_protected(RUN_EXECVPE, IRON_FN_EXECLP, AT_FDCWD, file, argv, environ, 0);
 }
 
 int execle(const char *path, const char *arg, ...)
 {
+    OWN_PROGRAM(path);
     char *const *envp;
     IRON_ARGV_FROM_VA(arg, argv, envp = va_arg(ap_, char *const *));
     if (DENIED(iron_hook_execle(path, argv), iron_native_exec("execle", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return -1;
+    if (iron_program_denied(IRON_FN_EXECLE, LOOKUP_PATH, AT_FDCWD, path, 0)) return -1;
     return exec_protected(RUN_EXECVE, IRON_FN_EXECLE, AT_FDCWD, path, argv, envp, 0);
 }
 
@@ -387,18 +404,43 @@ static int spawn_protected(iron_spawn_fn real, pid_t *pid, const char *file, con
     return result;
 }
 
+/* The program and the file actions judged as files (process_files.c); glibc runs the judged copy of the actions.
+   Evaluates to 0, or the error the spawn returns. A macro: the copy lives in the caller's frame. */
+#define SPAWN_FILES_JUDGED(spawnp, program, actions, heap_out)                                               \
+    ({                                                                                                       \
+        int error_ = 0;                                                                                      \
+        size_t bytes_ = iron_spawn_scratch_bytes(actions);                                                   \
+        if (bytes_)                                                                                          \
+        {                                                                                                    \
+            void *scratch_ = bytes_ <= IRON_STACK_SCRATCH || iron_in_vfork_child ? alloca(bytes_) : ((heap_out) = malloc(bytes_)); \
+            if (!scratch_) error_ = ENOMEM;                                                                  \
+            else if (iron_spawn_denied(spawnp, program, actions, &(actions), scratch_, bytes_)) error_ = errno; \
+        }                                                                                                    \
+        error_;                                                                                              \
+    })
+
 int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+    OWN_PROGRAM(path);
     if (DENIED(iron_hook_posix_spawn(path, argv), iron_native_exec("posix_spawn", LOOKUP_PATH, AT_FDCWD, path, argv, 0))) return EPERM;
-    return spawn_protected(REAL(posix_spawn), pid, path, actions, attr, argv, envp);
+    void *heap = NULL;
+    int error = SPAWN_FILES_JUDGED(0, path, actions, heap);
+    int result = error ? error : spawn_protected(REAL(posix_spawn), pid, path, actions, attr, argv, envp);
+    free(heap);
+    return result;
 }
 
 int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+    OWN_PROGRAM(file);
     if (DENIED(iron_hook_posix_spawnp(file, argv), iron_native_exec("posix_spawnp", LOOKUP_SEARCH, AT_FDCWD, file, argv, 0))) return EPERM;
-    return spawn_protected(REAL(posix_spawnp), pid, file, actions, attr, argv, envp);
+    void *heap = NULL;
+    int error = SPAWN_FILES_JUDGED(1, file, actions, heap);
+    int result = error ? error : spawn_protected(REAL(posix_spawnp), pid, file, actions, attr, argv, envp);
+    free(heap);
+    return result;
 }
 
 int system(const char *command)

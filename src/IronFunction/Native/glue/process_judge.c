@@ -184,6 +184,8 @@ static int search_path(const char *name, char *out, size_t cap)
     }
 }
 
+int iron_search_path(const char *name, char *out, size_t cap) { return search_path(name, out, cap); }
+
 /* The program as an absolute, lexically normal path where it can be told (ProcessGate.Resolve);
    0 when a PATH search found nothing (out then holds the name). */
 static int resolve_program(int lookup, int dirfd, const char *path, int flags, char *out, size_t cap)

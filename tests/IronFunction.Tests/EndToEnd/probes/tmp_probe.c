@@ -42,6 +42,8 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <sys/inotify.h>
+#include <libintl.h>
 #include <unistd.h>
 #include <utime.h>
 
@@ -318,6 +320,12 @@ int main(int argc, char **argv)
     else if (IS("lsetxattr")) r = lsetxattr(p, "user.iron", "v", 1, 0);
     else if (IS("removexattr")) r = removexattr(p, "user.iron");
     else if (IS("lremovexattr")) r = lremovexattr(p, "user.iron");
+    else if (IS("getxattr")) { char v[64]; r = getxattr(p, "user.iron", v, sizeof v); }
+    else if (IS("lgetxattr")) { char v[64]; r = lgetxattr(p, "user.iron", v, sizeof v); }
+    else if (IS("listxattr")) { char v[256]; r = listxattr(p, v, sizeof v); }
+    else if (IS("llistxattr")) { char v[256]; r = llistxattr(p, v, sizeof v); }
+    else if (IS("bindtextdomain")) { kind = PTR; ptr = bindtextdomain("iron-probe", p); }
+    else if (IS("inotify_add_watch")) { int in = inotify_init1(IN_CLOEXEC); r = inotify_add_watch(in, p, IN_CREATE | IN_OPEN); }
     else if (IS("mkstemp")) { kind = FD; r = mkstemp(template); }
     else if (IS("mkstemp64")) { kind = FD; r = mkstemp64(template); }
     else if (IS("mkostemp")) { kind = FD; r = mkostemp(template, O_CLOEXEC); }
