@@ -54,15 +54,15 @@ public class PolicyKernelTests
 
     [Theory]
     [InlineData("""{"read_write_tmp": {"action": "block", "kernal": true}}""",
-        "unknown key \"kernal\" at $.read_write_tmp.kernal (line 1, column 47)")]
+        "unknown key \"kernal\" at $.read_write_tmp.kernal (line 1, column 40)")]
     [InlineData("""{"read_write_tmp": {"action": "block", "Kernel": true}}""",
-        "unknown key \"Kernel\" (keys are case-sensitive; did you mean \"kernel\"?) at $.read_write_tmp.Kernel (line 1, column 47)")]
+        "unknown key \"Kernel\" (keys are case-sensitive; did you mean \"kernel\"?) at $.read_write_tmp.Kernel (line 1, column 40)")]
     [InlineData("""{"read_handler": {"action": "block", "kernel": "yes"}}""",
-        "\"kernel\" must be true or false but found a string at $.read_handler.kernel (line 1, column 55)")]
+        "\"kernel\" must be true or false but found a string at $.read_handler.kernel (line 1, column 48)")]
     [InlineData("""{"read_handler": {"kernel": true}}""",
         "missing key \"action\" in the object form of \"read_handler\" at $.read_handler (line 1, column 18)")]
     [InlineData("""{"read_handler": {"action": "block", "action": "allow"}}""",
-        "duplicate key \"action\" at $.read_handler.action (line 1, column 45)")]
+        "duplicate key \"action\" at $.read_handler.action (line 1, column 38)")]
     [InlineData("""{"read_write_tmp": {"action": "blok"}}""",
         "unknown action \"blok\" for \"read_write_tmp\" (expected block, alert, allow or detect) at $.read_write_tmp.action (line 1, column 31)")]
     [InlineData("""{"read_write_tmp": true}""",
@@ -70,6 +70,6 @@ public class PolicyKernelTests
     [InlineData("""{"create_child_process": {"action": "block", "kernel": true}}""",
         "\"create_child_process\" must be an action string (block, alert, allow or detect) but found an object; its kernel backstop (seccomp) is always on in block mode, so it takes no \"kernel\" key at $.create_child_process (line 1, column 26)")]
     [InlineData("""{"outbound_connectivity": {"action": "block", "kernel": true}}""",
-        "\"kernel\" is not available for \"outbound_connectivity\" (it has no kernel backstop) at $.outbound_connectivity.kernel (line 1, column 46)")]
+        "\"kernel\" is not available for \"outbound_connectivity\" (it has no kernel backstop) at $.outbound_connectivity.kernel (line 1, column 47)")]
     public void BadForms(string json, string expected) => Assert.Equal(expected, Error(json));
 }
