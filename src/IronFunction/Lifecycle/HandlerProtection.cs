@@ -22,6 +22,7 @@ internal static unsafe class HandlerProtection
 
     private static HandlerFiles s_files = HandlerFiles.None;
     private static PolicyAction s_action = PolicyAction.Allow;
+    private static EffectivePolicy? s_policy;
     private static volatile bool s_armed;
     private static byte* s_loadedFlag;
 
@@ -41,6 +42,7 @@ internal static unsafe class HandlerProtection
         var runtimeApi = Libc.GetEnv("AWS_LAMBDA_RUNTIME_API");
         RuntimeApiWatcher.Start(runtimeApi);
         s_action = policy.ReadHandler;
+        s_policy = policy;
         if (s_action == PolicyAction.Allow) return;
 
         var files = Derive(Libc.GetEnv("_HANDLER"), Libc.GetEnv("LAMBDA_TASK_ROOT"));
@@ -106,6 +108,7 @@ internal static unsafe class HandlerProtection
         if (s_armed) return;
         s_armed = true;
         if (s_loadedFlag != null && *s_loadedFlag == (byte)'0') *s_loadedFlag = (byte)'1';
+        if (s_policy != null) FileBackstops.ArmHandler(s_policy, s_files);
         Diagnostics.Debug("handler", $"read_handler ({s_action.Name()}) armed: {reason}");
     }
 }

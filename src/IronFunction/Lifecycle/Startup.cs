@@ -56,6 +56,8 @@ internal static class Startup
             }
 
             s_tmpRule = new TmpPathRule(TmpRoots());
+            // first, before anything else starts: the kernel layer holds whatever fails below
+            FileBackstops.StartTmp(policy, s_tmpRule);
             HandlerProtection.Start(policy);
             if (policy.ReadWriteTmp != PolicyAction.Allow || policy.ReadHandler != PolicyAction.Allow) KeepFileCallsOnLibc();
             Hooks.NetworkGate.Start(policy);

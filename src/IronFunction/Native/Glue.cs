@@ -74,6 +74,18 @@ internal static partial class Glue
     [SuppressGCTransition]
     private static partial void NativeSetStripDeepBind(int on);
 
+    /// <summary>This kernel's Landlock ABI, 0 without Landlock (Native/glue/landlock.c).</summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_landlock_abi")]
+    public static partial int LandlockAbi();
+
+    /// <summary>
+    /// A Landlock layer on every thread that denies <paramref name="handled"/> (0: every filesystem right) beneath
+    /// <paramref name="excluded"/> (normalised absolute paths, NUL-terminated UTF-8) and keeps it elsewhere; 0 when
+    /// it is in force, else a static C string saying why not.
+    /// </summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_landlock_deny_beneath")]
+    public static unsafe partial nint LandlockDenyBeneath(byte** excluded, int count, ulong handled);
+
     [LibraryImport("iron_glue", EntryPoint = "iron_native_set_hook_lists")]
     [SuppressGCTransition]
     private static partial void NativeSetHookLists(int files, int network, int lifecycle);

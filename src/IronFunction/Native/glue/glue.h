@@ -17,6 +17,7 @@
  *   source_route_filter.c 12. setsockopt: only the options that set a source route enter managed code
  *   lookups.c             13. dlsym/dlvsym: a hooked name looked up any way is the library's entry
  *   callbacks.c           14. ftw, nftw, scandir: the caller's callbacks run outside the hook, judged
+ *   landlock.c            15. "kernel": true on the file controls: Landlock layers on every thread
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
