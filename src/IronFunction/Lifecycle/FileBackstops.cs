@@ -24,7 +24,7 @@ internal static unsafe class FileBackstops
         if (problem == null)
             Diagnostics.Debug("files", $"Landlock layer in force: nothing beneath {string.Join(", ", rule.Roots)} can be reached, raw system calls included");
         else
-            Diagnostics.Warn("files", $"read_write_tmp: no kernel backstop ({problem}); the libc layer alone enforces");
+            Diagnostics.Warn("files", Unwhole("read_write_tmp", problem));
     }
 
     /// <summary>At arming: reading the handler's files denied on every thread (the rest of the task root stays readable).</summary>
@@ -37,7 +37,7 @@ internal static unsafe class FileBackstops
         if (problem == null)
             Diagnostics.Debug("handler", $"Landlock layer in force: the handler's files cannot be read, raw system calls included");
         else
-            Diagnostics.Warn("handler", $"read_handler: no kernel backstop ({problem}); the libc layer alone enforces");
+            Diagnostics.Warn("handler", Unwhole("read_handler", problem));
     }
 
     /// <summary>The byte-code caches there are now; one made later lands in a directory the layer grants nothing in.</summary>
@@ -54,9 +54,15 @@ internal static unsafe class FileBackstops
         }
     }
 
+    private static string Unwhole(string control, string problem) => problem == NoLandlock
+        ? $"{control}: no kernel backstop ({problem}); the libc layer alone enforces"
+        : $"{control}: the kernel backstop is not whole ({problem}); the libc layer enforces";
+
+    private const string NoLandlock = "this kernel has no Landlock";
+
     private static string? DenyBeneath(IReadOnlyList<string> paths, ulong handled)
     {
-        if (Glue.LandlockAbi() <= 0) return "this kernel has no Landlock";
+        if (Glue.LandlockAbi() <= 0) return NoLandlock;
         var native = new nint[paths.Count];
         try
         {

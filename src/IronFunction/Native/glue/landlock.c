@@ -157,6 +157,23 @@ static void restrict_on_signal(int sig, siginfo_t *info, void *context)
 #define IRON_MAX_THREADS 4096
 #define IRON_BROADCAST_SIGNAL SIGSYS /* as libpsx: no runtime the library lives in uses it, and seccomp here answers with errno */
 
+/* The thread blocks IRON_BROADCAST_SIGNAL (the SigBlk line of its status), or cannot be asked. */
+static int blocks_signal(pid_t tid)
+{
+    char name[64], text[2048];
+    snprintf(name, sizeof name, "/proc/self/task/%d/status", (int)tid);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, name, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) return 0; /* gone: nothing to restrict */
+    long n = syscall(SYS_read, fd, text, sizeof text - 1);
+    syscall(SYS_close, fd);
+    if (n <= 0) return 1;
+    text[n] = 0;
+    const char *line = strstr(text, "SigBlk:");
+    if (!line) return 1;
+    unsigned long long mask = strtoull(line + 7, NULL, 16);
+    return (mask >> (IRON_BROADCAST_SIGNAL - 1)) & 1;
+}
+
 /* Restricts every thread of the process with the ruleset; 0, or the number of threads that could not be restricted. */
 static int restrict_every_thread(int ruleset)
 {
@@ -192,11 +209,13 @@ static int restrict_every_thread(int ruleset)
                 int before = broadcast_done + broadcast_failed;
                 done[ndone++] = tid;
                 found = 1;
+                /* a thread that blocks the signal would take it when it unblocks, with the host's handler back in place */
+                if (blocks_signal(tid)) { missing++; continue; }
                 if (syscall(SYS_tgkill, pid, tid, IRON_BROADCAST_SIGNAL) != 0) continue; /* gone already */
-                /* one thread at a time, 2 s at most: a thread that blocks the signal never answers */
+                /* one thread at a time, 1 s at most */
                 struct timespec pause = { 0, 100000 };
                 int waited = 0;
-                while (broadcast_done + broadcast_failed == before && waited++ < 20000) nanosleep(&pause, NULL);
+                while (broadcast_done + broadcast_failed == before && waited++ < 10000) nanosleep(&pause, NULL);
                 if (broadcast_done + broadcast_failed == before)
                 {
                     /* still gone is fine; alive and silent is a thread left unrestricted */
@@ -206,7 +225,8 @@ static int restrict_every_thread(int ruleset)
         }
         syscall(SYS_close, tasks);
     }
-    sigaction(IRON_BROADCAST_SIGNAL, &previous, NULL);
+    /* a signal still on its way would find the host's handler (or the default: a core dump): ours stays then */
+    if (!missing) sigaction(IRON_BROADCAST_SIGNAL, &previous, NULL);
     return missing + broadcast_failed;
 }
 
@@ -234,7 +254,7 @@ IRON_SHARED const char *iron_landlock_deny_beneath(const char *const *excluded, 
     {
         int missing = restrict_every_thread(ruleset);
         if (missing < 0) problem = "landlock_restrict_self failed";
-        else if (missing > 0) problem = "some thread of the process did not take the layer (it blocks SIGSYS)";
+        else if (missing > 0) problem = "in force on every thread but those that block SIGSYS, which landlock_restrict_self cannot reach from outside";
     }
     syscall(SYS_close, ruleset);
     return problem;
