@@ -109,7 +109,7 @@ static void grant_around(struct ll_walk *w, char *path, size_t length, int depth
     int dir = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dir < 0) return; /* not there (a $TMPDIR not made yet): nothing beneath it to grant */
     add_rule(w, dir, w->handled & LL_READ_DIR);
-    char entries[4096];
+    char entries[4096] __attribute__((aligned(8))); /* struct dirent64 records */
     long got;
     while ((got = syscall(SYS_getdents64, dir, entries, sizeof entries)) > 0)
     {
@@ -193,7 +193,7 @@ static int restrict_every_thread(int ruleset)
         found = 0;
         int tasks = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         if (tasks < 0) { missing = -1; break; }
-        char entries[4096];
+        char entries[4096] __attribute__((aligned(8))); /* struct dirent64 records */
         long got;
         while ((got = syscall(SYS_getdents64, tasks, entries, sizeof entries)) > 0)
         {
