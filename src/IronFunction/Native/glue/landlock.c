@@ -158,7 +158,7 @@ static void restrict_on_signal(int sig, siginfo_t *info, void *context)
 #define IRON_BROADCAST_SIGNAL SIGSYS /* as libpsx: no runtime the library lives in uses it, and seccomp here answers with errno */
 
 /* The thread blocks IRON_BROADCAST_SIGNAL (the SigBlk line of its status), or cannot be asked. */
-static int blocks_signal(pid_t tid)
+static int blocks_signal_now(pid_t tid)
 {
     char name[64], text[2048];
     snprintf(name, sizeof name, "/proc/self/task/%d/status", (int)tid);
@@ -172,6 +172,18 @@ static int blocks_signal(pid_t tid)
     if (!line) return 1;
     unsigned long long mask = strtoull(line + 7, NULL, 16);
     return (mask >> (IRON_BROADCAST_SIGNAL - 1)) & 1;
+}
+
+/* ... for 20 ms: a thread being created has every signal blocked until glibc's start_thread sets its own mask */
+static int blocks_signal(pid_t tid)
+{
+    struct timespec pause = { 0, 1000000 };
+    for (int i = 0; i < 20; i++)
+    {
+        if (!blocks_signal_now(tid)) return 0;
+        nanosleep(&pause, NULL);
+    }
+    return 1;
 }
 
 /* Restricts every thread of the process with the ruleset; 0, or the number of threads that could not be restricted. */
