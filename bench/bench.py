@@ -113,6 +113,32 @@ else:
     verdict = "ok" if rl - rb <= 2048 else "OVER"
     print(f"{'peak RSS, python -c pass (median of 5)':<40} without {rb:9.0f} KiB with {rl:9.0f} KiB delta {(rl - rb) / 1024:5.2f} MiB  target <= +2 MiB: {verdict}")
 
+# ---- kernel backstops (docs/kernel-backstops.md): the same library and policy, "kernel": true on the file controls or not
+kernel_file = os.path.join(WORK, "kernel.json")
+with open(kernel_file, "w") as f:
+    json.dump({"read_write_tmp": {"action": "block", "kernel": True}, "create_child_process": "block",
+               "read_handler": {"action": "block", "kernel": True},
+               "outbound_connectivity": {"action": "block", "exceptions": ["aws"]}}, f)
+deep = os.path.join(WORK, "a", "b", "c", "d")
+os.makedirs(deep, exist_ok=True)
+open(os.path.join(deep, "f"), "w").close()
+
+def backstop(name, measure):
+    """Without and with the Landlock layers, interleaved: the ratio is what "kernel": true costs on top of the libc layer."""
+    off, on = [], []
+    for _ in range(ROUNDS):
+        off.append(measure(POLICY))
+        on.append(measure(kernel_file))
+    o, k = min(off), min(on)
+    print(f"{name:<34} kernel off {o:8.1f} {'':<3} kernel on {k:8.1f}     ratio {k / o:5.3f}  (best of {ROUNDS})")
+
+print(f"\nkernel backstops: every control block, \"kernel\": true on read_write_tmp and read_handler or not")
+for path in ("/etc/hostname", os.path.join(deep, "f")):
+    depth = path.count("/")
+    backstop(f"open+close, depth {depth} (ns)", lambda p, path=path: float(subprocess.run(
+        [probe, path, "200000"], env=env_with(p, ARMED), capture_output=True, text=True, check=True).stdout))
+backstop("python -c pass (start, ms)", lambda p: wall([python, "-c", "pass"], env_with(p, ARMED), 5) * 1000)
+
 # ---- events to a loopback api_endpoint (SPEC section 8: 10,000 events/s without slowing hooked calls)
 endpoint_exe = compile_probe("events_endpoint")
 load_exe = compile_probe("events_load", ["-pthread"])

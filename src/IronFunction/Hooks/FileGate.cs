@@ -2,6 +2,7 @@ using IronFunction.Events;
 using IronFunction.Lifecycle;
 using IronFunction.Native;
 using IronFunction.Policy;
+using IronFunction.Rules;
 
 namespace IronFunction.Hooks;
 
@@ -40,7 +41,7 @@ internal static unsafe class FileGate
         bool readsContent = false, bool anchor = true)
     {
         a->Init(path);
-        var tmp = Startup.Policy.ReadWriteTmp;
+        var tmp = Startup.ReadWriteTmp;
         bool handler = readsContent && HandlerProtection.Armed;
         if ((tmp == PolicyAction.Allow && !handler) || ReentrancyGuard.Active) return true;
         // NULL, bad, over-long or empty: the call itself gives libc's answer (EFAULT, ENAMETOOLONG, ENOENT)
@@ -139,7 +140,7 @@ internal static unsafe class FileGate
     /// </summary>
     public static bool PermitDescriptor(PathArg* a, int fd, string function, bool readsContent = false)
     {
-        var tmp = Startup.Policy.ReadWriteTmp;
+        var tmp = Startup.ReadWriteTmp;
         bool handler = readsContent && HandlerProtection.Armed;
         if ((tmp == PolicyAction.Allow && !handler) || ReentrancyGuard.Active) return true;
         int pinned = Libc.Fcntl(fd, 1030 /*F_DUPFD_CLOEXEC*/, 0);
@@ -190,7 +191,7 @@ internal static unsafe class FileGate
     {
         fd = -1;
         a->Init(path);
-        var tmp = Startup.Policy.ReadWriteTmp;
+        var tmp = Startup.ReadWriteTmp;
         bool handler = readsContent && OpensForReading(flags) && HandlerProtection.Armed;
         if ((tmp == PolicyAction.Allow && !handler) || ReentrancyGuard.Active) return OpenOutcome.CallReal;
         int length = Copy(a, path);
@@ -220,6 +221,7 @@ internal static unsafe class FileGate
             ? TargetResolver.LexicalFromWorkingDirectory(anchor, arg, target)
             : TargetResolver.Lexical(anchor, arg, target);
         bool reported = false;
+        if (n >= 0 && !MemoryWritePermitted(tmp, flags, function, target[..n])) return OpenOutcome.Denied;
         if (n >= 0 && Covered(tmp, handler, target[..n]))
         {
             if (!Judge(tmp, handler, function, target[..n])) return OpenOutcome.Denied;
@@ -248,6 +250,7 @@ internal static unsafe class FileGate
             try
             {
                 if (Covered(tmp, handler, target[..n]) && !Judge(tmp, handler, function, target[..n])) return OpenOutcome.Denied;
+                if (!MemoryWritePermitted(tmp, flags, function, target[..n])) return OpenOutcome.Denied;
                 if (obj >= 0)
                 {
                     // the object itself, reopened through its descriptor: exactly what was judged
@@ -376,6 +379,14 @@ internal static unsafe class FileGate
         return tmp != PolicyAction.Allow || handler;
     }
 
+    /// <summary>
+    /// A process's memory file opened for writing (read_write_tmp not allow): it writes through read-only pages, the
+    /// library's locked state among them (Native/glue/locked.c). False when denied.
+    /// </summary>
+    private static bool MemoryWritePermitted(PolicyAction tmp, int flags, string function, ReadOnlySpan<byte> target) =>
+        tmp == PolicyAction.Allow || (flags & O_ACCMODE) == 0 || !ProcessMemoryPath.Matches(target) ||
+        Violation(Control.ReadWriteTmp, "writing to a process's memory through /proc could switch the library off", tmp, function, target);
+
     /// <summary>Whether any active rule covers the target (read_write_tmp when not allow, read_handler when armed and reading).</summary>
     private static bool Covered(PolicyAction tmp, bool handler, ReadOnlySpan<byte> target) =>
         (tmp != PolicyAction.Allow && Startup.TmpRule.Covers(target)) || (handler && HandlerProtection.Files.Covers(target));
@@ -443,7 +454,7 @@ internal static unsafe class FileGate
     /// <summary>tmpfile() always creates in /tmp (P_tmpdir).</summary>
     public static bool PermitTmpfile(string function)
     {
-        var action = Startup.Policy.ReadWriteTmp;
+        var action = Startup.ReadWriteTmp;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
         return Violation(action, function, "/tmp"u8);
     }

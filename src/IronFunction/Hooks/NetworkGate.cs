@@ -88,7 +88,7 @@ internal static unsafe class NetworkGate
         // NULL, bad or over-long: the kernel answers (EFAULT, EINVAL) and nothing leaves
         if (!Readable(address) || length > SockaddrStorageSize) return true;
         if (!SocketFilePermitted(address, length, function)) return false;
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow) return true;
         var bytes = new ReadOnlySpan<byte>(address, (int)length);
         if (SocketDestination.Decode(bytes, unspecIsV4: false, out var destination, out ushort port) != SocketAddressKind.Inet) return true;
@@ -100,7 +100,7 @@ internal static unsafe class NetworkGate
     {
         if (ReentrancyGuard.Active) return true;
         if (!SocketFilePermitted(address, length, function)) return false;
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow) return true;
         if (SendAllowed(fd, address, length, flags, fromMsghdr, out var destination, out ushort port, out var known)) return true;
         return Violation(action, function, destination, port, known);
@@ -113,7 +113,7 @@ internal static unsafe class NetworkGate
     private static bool SocketFilePermitted(byte* address, uint length, string function)
     {
         const int AF_UNIX = 1;
-        if (Startup.Policy.ReadWriteTmp == PolicyAction.Allow || !Readable(address) || length <= 2 || *(ushort*)address != AF_UNIX) return true;
+        if (Startup.ReadWriteTmp == PolicyAction.Allow || !Readable(address) || length <= 2 || *(ushort*)address != AF_UNIX) return true;
         return FileGate.PermitSocketTarget(address, Math.Min(length, (uint)SockaddrStorageSize), function);
     }
 
@@ -132,7 +132,7 @@ internal static unsafe class NetworkGate
     /// <summary>setsockopt of an option that may set a source route (the hook copied the value).</summary>
     public static bool PermitSocketOption(int level, int name, byte* value, uint length, string function)
     {
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(value) || length == 0 || length > 64 * 1024) return true;
         return SourceRoute.InSocketOption(level, name, new ReadOnlySpan<byte>(value, (int)length)) is not { } route ||
                RouteViolation(action, function, route);
@@ -158,7 +158,7 @@ internal static unsafe class NetworkGate
     public static long PermitMessages(int fd, byte* vector, uint count, int flags, string function)
     {
         if (ReentrancyGuard.Active || !Readable(vector)) return count;
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         uint judged = Math.Min(count, UioMaxIov);
         for (uint i = 0; i < judged; i++)
         {
@@ -185,7 +185,7 @@ internal static unsafe class NetworkGate
     {
         if (!Readable(message)) return true;
         if (!PermitSend(fd, *(byte**)message, *(uint*)(message + 8), flags, true, function)) return false;
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         return action == PolicyAction.Allow || ReentrancyGuard.Active || ControlPermitted(action, message, function);
     }
 
@@ -239,7 +239,7 @@ internal static unsafe class NetworkGate
     /// </summary>
     public static bool PermitServer(byte* address, ushort defaultPort, string function)
     {
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(address)) return true;
         var bytes = new ReadOnlySpan<byte>(address, 16);
         if (SocketDestination.Decode(bytes, unspecIsV4: true, out var destination, out ushort port) != SocketAddressKind.Inet) return true;
@@ -249,7 +249,7 @@ internal static unsafe class NetworkGate
     /// <summary>clnt_broadcast: every interface's broadcast address, judged as 255.255.255.255.</summary>
     public static bool PermitBroadcast(ushort port, string function)
     {
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
         var destination = NetAddress.FromV4(0xffffffff);
         return Allowed(destination, out var known) || Violation(action, function, destination, port, known);
@@ -263,7 +263,7 @@ internal static unsafe class NetworkGate
     /// </summary>
     public static bool PermitRemoteHost(byte* host, ushort networkPort, string function)
     {
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(host)) return true;
         int length = (int)Libc.Strnlen(host, LongestName + 1);
         var text = new ReadOnlySpan<byte>(host, length);
@@ -300,7 +300,7 @@ internal static unsafe class NetworkGate
     {
         name = null;
         allowed = false;
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(host)) return LookupVerdict.Pass;
         int length = (int)Libc.Strnlen(host, LongestName + 1);
         return JudgeName(action, new ReadOnlySpan<byte>(host, length), numeric, function, out name, out allowed, state);
@@ -347,7 +347,7 @@ internal static unsafe class NetworkGate
     /// <summary>res_querydomain: the name glibc builds, "name.domain" (or name alone when domain is NULL).</summary>
     public static LookupVerdict JudgeQueryDomain(byte* host, byte* domain, string function, byte* state = null)
     {
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(host)) return LookupVerdict.Pass;
         if (domain != null && !Readable(domain)) return LookupVerdict.Pass;
         int n = (int)Libc.Strnlen(host, MaxDname);
@@ -372,7 +372,7 @@ internal static unsafe class NetworkGate
     /// </summary>
     public static LookupVerdict JudgeQueryMessage(byte* message, int length, string function, byte* state = null)
     {
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(message) || length <= 0) return LookupVerdict.Pass;
         var names = DnsQuestion.QueryNames(new ReadOnlySpan<byte>(message, length));
         if (names != null)
@@ -435,7 +435,7 @@ internal static unsafe class NetworkGate
     /// </summary>
     public static byte** FilterAsyncLookups(byte** list, int count)
     {
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(list) || count <= 0) return null;
         byte** filtered = null;
         for (int i = 0; i < count; i++)
@@ -457,7 +457,7 @@ internal static unsafe class NetworkGate
     /// <summary>A completed asynchronous lookup (GAI_WAIT's return, gai_error's 0): remember its answer.</summary>
     public static void RememberAsync(byte* request)
     {
-        var action = Startup.Policy.OutboundConnectivity;
+        var action = Startup.OutboundConnectivity;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active || !Readable(request) || *(int*)(request + GaicbReturn) != 0) return;
         byte* host = *(byte**)(request + GaicbName);
         if (!Readable(host)) return;

@@ -35,7 +35,7 @@ internal static unsafe class ProcessGate
     /// <summary>fork, _Fork, vfork (block mode) and clone: the new process runs this program.</summary>
     public static bool PermitFork(string function)
     {
-        var action = Startup.Policy.CreateChildProcess;
+        var action = Startup.CreateChildProcess;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
         ProcessProtection.EnsureEventTemplate(action); // the child's own process calls are judged in C
         var self = SelfExecutable();
@@ -48,7 +48,7 @@ internal static unsafe class ProcessGate
     public static bool PermitClone(int flags)
     {
         // a CLONE_VM|CLONE_VFORK child is reported like a vfork child: once, with what it executes
-        if (Startup.Policy.CreateChildProcess == PolicyAction.Alert && (flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK))
+        if (Startup.CreateChildProcess == PolicyAction.Alert && (flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK))
             return true;
         return PermitFork("clone");
     }
@@ -56,7 +56,7 @@ internal static unsafe class ProcessGate
     /// <summary>The exec family and posix_spawn: the program and its arguments.</summary>
     public static bool PermitExec(string function, Lookup lookup, int dirfd, byte* path, byte** argv, int atFlags)
     {
-        var action = Startup.Policy.CreateChildProcess;
+        var action = Startup.CreateChildProcess;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
         var arguments = ReadArguments(argv);
         var spelled = lookup == Lookup.Descriptor ? $"/proc/self/fd/{dirfd}" : ReadString(path) ?? "";
@@ -69,7 +69,7 @@ internal static unsafe class ProcessGate
     /// <summary>system and popen: the shell and the command line it is given.</summary>
     public static bool PermitShell(string function, byte* command)
     {
-        var action = Startup.Policy.CreateChildProcess;
+        var action = Startup.CreateChildProcess;
         if (action == PolicyAction.Allow || ReentrancyGuard.Active) return true;
         // glibc's system(NULL) asks whether a shell works by running "exit 0"
         var line = command == null && function == "system" ? "exit 0" : ReadString(command) ?? "";
@@ -82,7 +82,7 @@ internal static unsafe class ProcessGate
     /// </summary>
     public static void ReportVfork(ProcessHooks.ExecRecord* record, int child, bool viaClone)
     {
-        var action = Startup.Policy.CreateChildProcess;
+        var action = Startup.CreateChildProcess;
         if (action != PolicyAction.Alert || ReentrancyGuard.Active) return;
         var how = viaClone ? "clone" : "vfork";
         if (record == null || record->Used == 0)

@@ -146,7 +146,7 @@ internal static unsafe class ProcessHooks
         bool block = true;
         try
         {
-            block = Startup.Policy.CreateChildProcess == PolicyAction.Block;
+            block = Startup.CreateChildProcess == PolicyAction.Block;
             Diagnostics.Error("process", $"the {function} hook failed and {(block ? "denied" : "let")} the call{(block ? "" : " through")}: {e}");
         }
         catch { /* nothing may escape into the host */ }

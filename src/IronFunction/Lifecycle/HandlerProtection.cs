@@ -22,11 +22,12 @@ internal static unsafe class HandlerProtection
 
     private static HandlerFiles s_files = HandlerFiles.None;
     private static PolicyAction s_action = PolicyAction.Allow;
-    private static volatile bool s_armed;
+    private static EffectivePolicy? s_policy;
+
     private static byte* s_loadedFlag;
 
     /// <summary>Reading a handler file is judged now (read_handler is not allow, there are handler files, initialisation is over).</summary>
-    public static bool Armed => s_armed;
+    public static bool Armed => Glue.HandlerArmed() != 0; // a byte the glue locks at arming (Native/glue/locked.c)
 
     public static PolicyAction Action => s_action;
 
@@ -44,6 +45,7 @@ internal static unsafe class HandlerProtection
         var runtimeApi = Libc.GetEnv("AWS_LAMBDA_RUNTIME_API");
         RuntimeApiWatcher.Start(runtimeApi);
         s_action = policy.ReadHandler;
+        s_policy = policy;
         if (s_action == PolicyAction.Allow) return;
 
         var handler = Libc.GetEnv("_HANDLER");
@@ -130,9 +132,10 @@ internal static unsafe class HandlerProtection
 
     private static void Arm(string reason)
     {
-        if (s_armed) return;
-        s_armed = true;
+        if (Armed) return;
+        if (Glue.ArmHandler() != 0) Diagnostics.Warn("handler", "cannot make the armed flag read-only");
         if (s_loadedFlag != null && *s_loadedFlag == (byte)'0') *s_loadedFlag = (byte)'1';
+        if (s_policy != null) FileBackstops.ArmHandler(s_policy, s_files);
         Diagnostics.Debug("handler", $"read_handler ({s_action.Name()}) armed: {reason}");
     }
 }

@@ -108,7 +108,7 @@ internal static unsafe class ProcessProtection
             if (problem != null)
                 Diagnostics.Warn("process", $"the kernel refused the process filter ({problem}); fork and exec are still denied through libc, raw system calls are not");
             else
-                Diagnostics.Debug("process", "seccomp filter installed: fork, vfork, execve, execveat and clone without CLONE_THREAD fail with EPERM");
+                Diagnostics.Debug("process", "seccomp filter installed: fork, vfork, execve, execveat, clone without CLONE_THREAD, ptrace, process_vm_writev and pidfd_getfd fail with EPERM");
         }
         catch (Exception e)
         {

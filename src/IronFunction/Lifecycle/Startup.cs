@@ -22,6 +22,18 @@ internal static class Startup
 
     public static TmpPathRule TmpRule => s_tmpRule;
 
+    // Each control's action as the hooks read it: from the page the glue makes read-only after start (Native/glue/locked.c),
+    // not from the policy object, which code that writes memory could change. Starts the library first if need be.
+    public static PolicyAction ReadWriteTmp => (PolicyAction)Glue.Action(Started(0));
+    public static PolicyAction CreateChildProcess => (PolicyAction)Glue.Action(Started(1));
+    public static PolicyAction OutboundConnectivity => (PolicyAction)Glue.Action(Started(3));
+
+    private static int Started(int control)
+    {
+        if (s_policy == null) Start();
+        return control;
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "iron_function_start")]
     private static void StartFromConstructor()
     {
@@ -55,7 +67,10 @@ internal static class Startup
                 policy = EffectivePolicy.FailClosed(Libc.GetEnv("IRON_FUNCTION_POLICY"));
             }
 
+            Glue.SetActions((int)policy.ReadWriteTmp, (int)policy.CreateChildProcess, (int)policy.ReadHandler, (int)policy.OutboundConnectivity);
             s_tmpRule = new TmpPathRule(TmpRoots());
+            // first, before anything else starts: the kernel layer holds whatever fails below
+            FileBackstops.StartTmp(policy, s_tmpRule);
             HandlerProtection.Start(policy);
             if (policy.ReadWriteTmp != PolicyAction.Allow || policy.ReadHandler != PolicyAction.Allow) KeepFileCallsOnLibc();
             Hooks.NetworkGate.Start(policy);

@@ -87,6 +87,37 @@ internal static partial class Glue
     [SuppressGCTransition]
     private static unsafe partial void NativeSetPrefilterRoots(byte* roots, int count);
 
+    /// <summary>This kernel's Landlock ABI, 0 without Landlock (Native/glue/landlock.c).</summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_landlock_abi")]
+    public static partial int LandlockAbi();
+
+    /// <summary>
+    /// A Landlock layer on every thread that denies <paramref name="handled"/> (0: every filesystem right) beneath
+    /// <paramref name="excluded"/> (normalised absolute paths, NUL-terminated UTF-8) and keeps it elsewhere; 0 when
+    /// it is in force, else a static C string saying why not.
+    /// </summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_landlock_deny_beneath")]
+    public static unsafe partial nint LandlockDenyBeneath(byte** excluded, int count, ulong handled);
+
+    /// <summary>Each control's action, on the page locked after start (Native/glue/locked.c).</summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_set_actions")]
+    [SuppressGCTransition]
+    public static partial void SetActions(int readWriteTmp, int createChildProcess, int readHandler, int outboundConnectivity);
+
+    /// <summary>A control's action as the locked page has it: 0 read_write_tmp, 1 create_child_process, 2 read_handler, 3 outbound_connectivity.</summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_action")]
+    [SuppressGCTransition]
+    public static partial int Action(int control);
+
+    /// <summary>read_handler has armed (a byte on a page locked at arming).</summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_handler_armed")]
+    [SuppressGCTransition]
+    public static partial int HandlerArmed();
+
+    /// <summary>Arms read_handler for good: sets the byte and locks its page; 0, or -1 when the page stays writable.</summary>
+    [LibraryImport("iron_glue", EntryPoint = "iron_native_arm_handler")]
+    public static partial int ArmHandler();
+
     [LibraryImport("iron_glue", EntryPoint = "iron_native_set_hook_lists")]
     [SuppressGCTransition]
     private static partial void NativeSetHookLists(int files, int network, int lifecycle);

@@ -13,6 +13,10 @@ public sealed class EffectivePolicy
     public PolicyAction CreateChildProcess { get; }
     public PolicyAction ReadHandler { get; }
     public PolicyAction OutboundConnectivity { get; }
+    /// <summary>"kernel": true on read_write_tmp: a Landlock layer backs the libc layer up (block mode only).</summary>
+    public bool ReadWriteTmpKernel { get; }
+    /// <summary>"kernel": true on read_handler: a Landlock layer at arming (block mode only).</summary>
+    public bool ReadHandlerKernel { get; }
     public IReadOnlyList<NetworkException> OutboundExceptions { get; }
     public Uri? ApiEndpoint { get; }
     public PolicyOrigin Origin { get; }
@@ -26,8 +30,12 @@ public sealed class EffectivePolicy
         IEnumerable<NetworkException>? outboundExceptions = null,
         Uri? apiEndpoint = null,
         PolicyOrigin origin = PolicyOrigin.File,
-        string? sourcePath = null)
+        string? sourcePath = null,
+        bool readWriteTmpKernel = false,
+        bool readHandlerKernel = false)
     {
+        ReadWriteTmpKernel = readWriteTmpKernel;
+        ReadHandlerKernel = readHandlerKernel;
         ReadWriteTmp = readWriteTmp;
         CreateChildProcess = createChildProcess;
         ReadHandler = readHandler;
@@ -60,9 +68,9 @@ public sealed class EffectivePolicy
             _ => "fail-closed",
         });
         if (SourcePath is not null) sb.Append(" source=").Append(PolicyText.OneLine(SourcePath));
-        sb.Append(" read_write_tmp=").Append(ReadWriteTmp.Name())
+        sb.Append(" read_write_tmp=").Append(ReadWriteTmp.Name()).Append(ReadWriteTmpKernel ? "+kernel" : "")
           .Append(" create_child_process=").Append(CreateChildProcess.Name())
-          .Append(" read_handler=").Append(ReadHandler.Name())
+          .Append(" read_handler=").Append(ReadHandler.Name()).Append(ReadHandlerKernel ? "+kernel" : "")
           .Append(" outbound_connectivity=").Append(OutboundConnectivity.Name())
           .Append(" exceptions=[").AppendJoin(", ", OutboundExceptions.Select(e => PolicyText.OneLine(e.Text))).Append(']');
         if (ApiEndpoint is not null) sb.Append(" api_endpoint=").Append(ApiEndpoint.OriginalString);

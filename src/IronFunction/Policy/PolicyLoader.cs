@@ -22,6 +22,7 @@ public static class PolicyLoader
     private const string OutboundKey = "outbound_connectivity";
     private static readonly string[] TopKeys = ["outbound_connectivity", "read_write_tmp", "create_child_process", "read_handler", "api_endpoint"];
     private static readonly string[] OutboundKeys = ["action", "exceptions"];
+    private static readonly string[] FileControlKeys = ["action", "kernel"];
 
     /// <summary>
     /// Loads the file named by IRON_FUNCTION_POLICY; null or empty means monitor mode. <paramref name="parentDigest"/>:
@@ -60,7 +61,7 @@ public static class PolicyLoader
         try
         {
             var policy = new Walker(utf8Json).Run(sourceName);
-            return new(policy, null, null);
+            return new(policy, null, KernelWarning(policy));
         }
         catch (PolicyError e)
         {
@@ -70,6 +71,16 @@ public static class PolicyLoader
         {
             return Failed(sourceName, $"unexpected {e.GetType().Name} while reading the policy");
         }
+    }
+
+    /// <summary>"kernel": true outside block mode changes nothing (alert and allow must let the call through): said, not refused.</summary>
+    private static string? KernelWarning(EffectivePolicy policy)
+    {
+        var ignored = new List<string>(2);
+        if (policy.ReadWriteTmpKernel && policy.ReadWriteTmp != PolicyAction.Block) ignored.Add($"read_write_tmp ({policy.ReadWriteTmp.Name()})");
+        if (policy.ReadHandlerKernel && policy.ReadHandler != PolicyAction.Block) ignored.Add($"read_handler ({policy.ReadHandler.Name()})");
+        return ignored.Count == 0 ? null
+            : $"\"kernel\": true applies in block mode only; ignored for {string.Join(" and ", ignored)}";
     }
 
     private static PolicyLoadResult Failed(string source, string what) =>
@@ -139,6 +150,7 @@ public static class PolicyLoader
                 throw Error($"the policy must be a JSON object but found {Kind()}", "$");
 
             PolicyAction tmp = PolicyAction.Allow, child = PolicyAction.Allow, handler = PolicyAction.Allow, outbound = PolicyAction.Allow;
+            bool tmpKernel = false, handlerKernel = false;
             var exceptions = new List<NetworkException>();
             Uri? endpoint = null;
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -152,9 +164,9 @@ public static class PolicyLoader
                 if (!seen.Add(key)) throw new PolicyError($"duplicate key {PolicyText.Quote(key)}", path, at);
                 switch (key)
                 {
-                    case "read_write_tmp": Next(path); tmp = Action(key, path); break;
-                    case "create_child_process": Next(path); child = Action(key, path); break;
-                    case "read_handler": Next(path); handler = Action(key, path); break;
+                    case "read_write_tmp": Next(path); tmp = FileControl(key, path, out tmpKernel); break;
+                    case "create_child_process": Next(path); child = Action(key, path, KernelAlways); break;
+                    case "read_handler": Next(path); handler = FileControl(key, path, out handlerKernel); break;
                     case OutboundKey: Next(path); outbound = Outbound(path, exceptions); break;
                     case "api_endpoint": Next(path); endpoint = Endpoint(path); break;
                     default: throw new PolicyError(UnknownKey(key, TopKeys), path, at);
@@ -170,13 +182,17 @@ public static class PolicyLoader
             {
                 throw new PolicyError("unexpected content after the policy object", "$", Offset(e));
             }
-            return new EffectivePolicy(tmp, child, handler, outbound, exceptions, endpoint, PolicyOrigin.File, source);
+            return new EffectivePolicy(tmp, child, handler, outbound, exceptions, endpoint, PolicyOrigin.File, source,
+                readWriteTmpKernel: tmpKernel, readHandlerKernel: handlerKernel);
         }
 
-        private PolicyAction Action(string key, string path)
+        private const string KernelAlways = "; its kernel backstop (seccomp) is always on in block mode, so it takes no \"kernel\" key";
+
+        private PolicyAction Action(string key, string path, string? objectHint = null)
         {
             if (_r.TokenType != JsonTokenType.String)
-                throw Error($"\"{key}\" must be an action string ({ExpectedActions}) but found {Kind()}", path);
+                throw Error($"\"{key}\" must be an action string ({ExpectedActions}) but found {Kind()}" +
+                            (_r.TokenType == JsonTokenType.StartObject ? objectHint : null), path);
             string text = Text(path);
             switch (text)
             {
@@ -186,6 +202,40 @@ public static class PolicyLoader
             }
             bool caseOnly = text.ToLowerInvariant() is "block" or "alert" or "detect" or "allow";
             throw Error($"unknown action {PolicyText.Quote(text)} for \"{key}\" (expected {ExpectedActions}{(caseOnly ? "; actions are lower-case" : "")})", path);
+        }
+
+        /// <summary>read_write_tmp and read_handler: an action string, or {"action": …, "kernel": true|false}.</summary>
+        private PolicyAction FileControl(string control, string path, out bool kernel)
+        {
+            kernel = false;
+            if (_r.TokenType == JsonTokenType.String) return Action(control, path);
+            if (_r.TokenType != JsonTokenType.StartObject)
+                throw Error($"\"{control}\" must be an action string or an object with \"action\" and \"kernel\" but found {Kind()}", path);
+
+            long objectAt = _r.TokenStartIndex;
+            PolicyAction? action = null;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            while (true)
+            {
+                Next(path);
+                if (_r.TokenType == JsonTokenType.EndObject) break;
+                string key = Text(path);
+                string keyPath = PolicyText.Member(path, key);
+                long at = _r.TokenStartIndex;
+                if (!seen.Add(key)) throw new PolicyError($"duplicate key {PolicyText.Quote(key)}", keyPath, at);
+                switch (key)
+                {
+                    case "action": Next(keyPath); action = Action(control, keyPath); break;
+                    case "kernel":
+                        Next(keyPath);
+                        if (_r.TokenType is not (JsonTokenType.True or JsonTokenType.False))
+                            throw Error($"\"kernel\" must be true or false but found {Kind()}", keyPath);
+                        kernel = _r.TokenType == JsonTokenType.True;
+                        break;
+                    default: throw new PolicyError(UnknownKey(key, FileControlKeys), keyPath, at);
+                }
+            }
+            return action ?? throw new PolicyError($"missing key \"action\" in the object form of \"{control}\"", path, objectAt);
         }
 
         private PolicyAction Outbound(string path, List<NetworkException> exceptions)
@@ -209,6 +259,7 @@ public static class PolicyLoader
                 {
                     case "action": Next(keyPath); action = Action(OutboundKey, keyPath); break;
                     case "exceptions": Next(keyPath); Exceptions(keyPath, exceptions); break;
+                    case "kernel": throw new PolicyError($"\"kernel\" is not available for \"{OutboundKey}\" (it has no kernel backstop)", keyPath, at);
                     default: throw new PolicyError(UnknownKey(key, OutboundKeys), keyPath, at);
                 }
             }

@@ -5,7 +5,9 @@ namespace IronFunction.Rules;
 /// <summary>
 /// The seccomp-bpf program installed in create_child_process block mode (x86-64): fork, vfork,
 /// execve, execveat and clone without CLONE_THREAD fail with EPERM; clone3, whose flags sit in
-/// memory a filter cannot read, fails with ENOSYS so that libc falls back to clone; every system
+/// memory a filter cannot read, fails with ENOSYS so that libc falls back to clone; ptrace (every
+/// request: attach, seize, poke, traceme), process_vm_writev and pidfd_getfd, through which a process
+/// could make another one of its user run code of its choosing, fail with EPERM; every system
 /// call of another ABI (i386 through int 0x80, x32) fails with EPERM, since its numbers differ.
 /// Everything else, threads included, is allowed.
 /// </summary>
@@ -18,6 +20,7 @@ public static class ProcessFilter
     public const uint AuditArchX86_64 = 0xC000_003E;
     public const uint X32SyscallBit = 0x4000_0000;
     public const int SysClone = 56, SysFork = 57, SysVfork = 58, SysExecve = 59, SysExecveat = 322, SysClone3 = 435;
+    public const int SysPtrace = 101, SysProcessVmWritev = 311, SysPidfdGetfd = 438;
     public const uint CloneThread = 0x0001_0000;
     public const uint RetAllow = 0x7FFF_0000, RetErrno = 0x0005_0000;
     public const int EPERM = 1, ENOSYS = 38;
@@ -30,7 +33,7 @@ public static class ProcessFilter
 
     public static Instruction[] Build()
     {
-        const int Allow = 12, Deny = 13, NoSys = 14;
+        const int Allow = 15, Deny = 16, NoSys = 17;
         return
         [
             /* 0 */ new(LdWAbs, 0, 0, OffsetArch),
@@ -41,13 +44,16 @@ public static class ProcessFilter
             /* 5 */ new(JeqK, To(5, Deny), 0, SysVfork),
             /* 6 */ new(JeqK, To(6, Deny), 0, SysExecve),
             /* 7 */ new(JeqK, To(7, Deny), 0, SysExecveat),
-            /* 8 */ new(JeqK, To(8, NoSys), 0, SysClone3),
-            /* 9 */ new(JeqK, 0, To(9, Allow), SysClone),
-            /* 10 */ new(LdWAbs, 0, 0, OffsetArg0Low), // clone's flags: CLONE_THREAD is in the low 32 bits
-            /* 11 */ new(JsetK, To(11, Allow), To(11, Deny), CloneThread),
-            /* 12 */ new(RetK, 0, 0, RetAllow),
-            /* 13 */ new(RetK, 0, 0, RetErrno | EPERM),
-            /* 14 */ new(RetK, 0, 0, RetErrno | ENOSYS),
+            /* 8 */ new(JeqK, To(8, Deny), 0, SysPtrace),
+            /* 9 */ new(JeqK, To(9, Deny), 0, SysProcessVmWritev),
+            /* 10 */ new(JeqK, To(10, Deny), 0, SysPidfdGetfd),
+            /* 11 */ new(JeqK, To(11, NoSys), 0, SysClone3),
+            /* 12 */ new(JeqK, 0, To(12, Allow), SysClone),
+            /* 13 */ new(LdWAbs, 0, 0, OffsetArg0Low), // clone's flags: CLONE_THREAD is in the low 32 bits
+            /* 14 */ new(JsetK, To(14, Allow), To(14, Deny), CloneThread),
+            /* 15 */ new(RetK, 0, 0, RetAllow),
+            /* 16 */ new(RetK, 0, 0, RetErrno | EPERM),
+            /* 17 */ new(RetK, 0, 0, RetErrno | ENOSYS),
         ];
     }
 

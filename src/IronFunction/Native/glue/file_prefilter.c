@@ -11,9 +11,10 @@
  *     No rule is decided here: a path under a root is never let through by this file.
  */
 #include "glue.h"
+#include <sys/mman.h>
 
-/* trampolines.c: 0 while nothing in this process can be judged through the file hooks */
-extern unsigned char iron_control_files;
+/* locked.c: 0 while nothing in this process can be judged through the file hooks */
+extern IRON_SHARED unsigned char iron_control_files;
 
 extern int iron_hook_open(const char *path, int flags, unsigned mode);
 extern int iron_hook_open64(const char *path, int flags, unsigned mode);
@@ -23,13 +24,19 @@ extern int iron_hook_openat64(int dirfd, const char *path, int flags, unsigned m
 #define IRON_PREFILTER_ROOTS 32
 #define IRON_PREFILTER_BYTES 4096
 
-/* Set once by the managed start, before the hooks are ready; zero roots until then means every call is judged. */
-static struct
+/* Set once by the managed start, before the hooks are ready; zero roots until then means every call is judged. On pages
+   of their own, made read-only with the rest of the judging state (locked.c): zeroing the count would let every path by. */
+struct iron_prefilter_roots
 {
     int ready, count;
     unsigned short offset[IRON_PREFILTER_ROOTS], length[IRON_PREFILTER_ROOTS];
     char bytes[IRON_PREFILTER_BYTES];
-} iron_prefilter;
+};
+static union { struct iron_prefilter_roots s; char pages[2 * 4096]; } iron_prefilter_pages __attribute__((aligned(4096)));
+#define iron_prefilter iron_prefilter_pages.s
+
+IRON_SHARED int iron_prefilter_lock(void) { return mprotect(&iron_prefilter_pages, sizeof iron_prefilter_pages, PROT_READ); }
+
 static int iron_openat2_missing;
 
 /* roots: count NUL-terminated normal absolute paths one after another. Too many or too long: no prefilter. */

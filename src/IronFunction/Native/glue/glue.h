@@ -19,6 +19,8 @@
  *   callbacks.c           14. ftw, nftw, scandir, fts, glob: the caller's callbacks run outside the hook, judged
  *   file_prefilter.c      15. open of a normal absolute path no rule can cover, without entering the runtime
  *   process_files.c       16. the files process creation reads: posix_spawn file actions, the program an exec runs
+ *   landlock.c            17. "kernel": true on the file controls: Landlock layers on every thread
+ *   locked.c              18. the state that decides whether a hook judges, on a page made read-only after start
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
@@ -147,6 +149,12 @@ extern IRON_THREAD_STATE struct iron_hook_frame iron_hook_frame;
 extern void iron_function_start(void);
 extern void iron_function_exit(void);
 
+/* ---- locked.c ---- */
+
+IRON_SHARED int iron_lock_state(void);
+/* file_prefilter.c: its roots, locked with the rest */
+IRON_SHARED int iron_prefilter_lock(void);
+
 /* ---- exit_fork.c, process.c: what the constructor (start.c) sets up ---- */
 
 IRON_SHARED void iron_before_fork(void);
@@ -184,10 +192,12 @@ struct iron_process_config
     const char *const *keep_names;
     const char *const *keep_entries;
     int keep_count;
-    const char *event_template;    /* an event line of this control and action, holes marked by bytes 1-6 */
+    const char *event_template;    /* unused: iron_process_event_template, which is set after start */
 };
 
-extern IRON_SHARED struct iron_process_config iron_process_cfg;
+extern IRON_SHARED struct iron_process_config iron_process_cfg; /* on the locked page (locked.c) */
+/* An event line of this control and action, holes marked by bytes 1-6; set at the first judged fork. */
+extern IRON_SHARED const char *iron_process_event_template;
 extern IRON_SHARED char *iron_preload_entry; /* "LD_PRELOAD=<library>" */
 #define IRON_MAX_KEEP 16
 

@@ -33,8 +33,9 @@
  * identity re-reads itself on a new pid).
  * ============================================================================================ */
 
-struct iron_process_config iron_process_cfg;
+/* iron_process_cfg is on the locked page (locked.c) */
 char *iron_preload_entry;
+const char *iron_process_event_template;
 IRON_THREAD_STATE struct iron_exec_record *iron_vfork_record;
 /* The caller's return address across a vfork (the child reuses the stack). */
 IRON_THREAD_STATE void *iron_vfork_return;
@@ -81,7 +82,7 @@ char *iron_joined(const char *a, const char *b)
 /* The managed side renders the event line at the first fork it judges (Lifecycle/ProcessProtection.cs). */
 __attribute__((visibility("hidden"))) void iron_native_set_process_event_template(const char *template)
 {
-    __atomic_store_n(&iron_process_cfg.event_template, template, __ATOMIC_RELEASE);
+    __atomic_store_n(&iron_process_event_template, template, __ATOMIC_RELEASE); /* not in iron_process_cfg: that page is locked by then */
 }
 
 void iron_process_init(void)

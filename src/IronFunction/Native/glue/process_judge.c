@@ -267,7 +267,7 @@ static void put_time(struct text *t)
 
 static void write_event(const char *what, const char *message)
 {
-    const char *template = __atomic_load_n(&iron_process_cfg.event_template, __ATOMIC_ACQUIRE);
+    const char *template = __atomic_load_n(&iron_process_event_template, __ATOMIC_ACQUIRE);
     if (!template) return;
     int saved = errno;
     char line[32768];

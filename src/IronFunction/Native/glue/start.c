@@ -15,4 +15,6 @@ __attribute__((constructor)) static void iron_function_preload_init(void)
     atexit(iron_function_at_exit);
     iron_process_init();
     iron_hooks_ready = 1;
+    /* from here on nothing that decides whether a hook judges may change */
+    if (iron_lock_state() != 0) { static const char line[] = "iron-function WRN [lifecycle] cannot make the library's state read-only\n"; iron_log_line(line, sizeof line - 1); }
 }

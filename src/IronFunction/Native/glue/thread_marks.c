@@ -18,7 +18,8 @@ IRON_THREAD_STATE struct iron_hook_frame iron_hook_frame;
    with the host's signals blocked: a signal meant for the process must reach one of the host's own
    threads. bash blocks SIGCHLD on its thread around its job table; delivered to the runtime's finalizer
    thread instead, its handler reaped a child mid-update and a subshell's exit status was lost. The
-   runtime keeps its activation signal (SIGRTMIN, thread suspension) and the faults it handles. */
+   runtime keeps its activation signal (SIGRTMIN, thread suspension) and the faults it handles, and
+   SIGSYS, which the library sends its own threads to apply a Landlock layer on each (landlock.c). */
 struct iron_thread_start
 {
     void *(*start)(void *);
@@ -43,7 +44,7 @@ static int iron_start_thread(pthread_t *thread, const pthread_attr_t *attr, void
     s->argument = argument;
     sigset_t blocked, host;
     sigfillset(&blocked);
-    int kept[] = { SIGRTMIN, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT };
+    int kept[] = { SIGRTMIN, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS };
     for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) sigdelset(&blocked, kept[i]);
     /* a new thread starts with its creator's mask: blocked from its first instruction */
     pthread_sigmask(SIG_BLOCK, &blocked, &host);

@@ -16,9 +16,7 @@
  */
 #include "glue.h"
 
-volatile unsigned char iron_hooks_ready;
 IRON_THREAD_STATE unsigned char iron_in_vfork_child;
-unsigned char iron_process_protect_tree;
 
 #define IRON_HOOK(name, control) void *iron_native_real_##name;
 #include "hooked_symbols.h"
@@ -58,9 +56,9 @@ __attribute__((used)) void iron_native_resolve(void)
             ".size __wrap_" #name ", .-__wrap_" #name "\n");
 
 /* Per list of hooks (Hooks/<control>.symbols): 0 when nothing in this process can be judged through
-   them (their controls are allow), set once at start; their calls then go straight to libc. */
-__attribute__((visibility("hidden"))) unsigned char iron_control_files = 1, iron_control_network = 1,
-                                                   iron_control_lifecycle = 1, iron_control_process = 1;
+   them (their controls are allow), set once at start; their calls then go straight to libc.
+   On the locked page (locked.c). */
+extern IRON_SHARED unsigned char iron_control_files, iron_control_network, iron_control_lifecycle, iron_control_process;
 
 __attribute__((visibility("hidden"))) void iron_native_set_hook_lists(int files, int network, int lifecycle)
 {
