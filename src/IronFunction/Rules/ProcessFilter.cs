@@ -3,11 +3,11 @@ using System.Runtime.InteropServices;
 namespace IronFunction.Rules;
 
 /// <summary>
-/// The seccomp-bpf program installed in create_child_process block mode (x86-64): fork, vfork,
-/// execve, execveat and clone without CLONE_THREAD fail with EPERM; clone3, whose flags sit in
-/// memory a filter cannot read, fails with ENOSYS so that libc falls back to clone; every system
-/// call of another ABI (i386 through int 0x80, x32) fails with EPERM, since its numbers differ.
-/// Everything else, threads included, is allowed.
+/// The seccomp-bpf program installed in create_child_process block mode: fork, vfork (x86-64 only;
+/// arm64 has neither), execve, execveat and clone without CLONE_THREAD fail with EPERM; clone3, whose
+/// flags sit in memory a filter cannot read, fails with ENOSYS so that libc falls back to clone; every
+/// system call of another ABI (i386 through int 0x80, x32; arm32 compat on arm64) fails with EPERM,
+/// since its numbers differ. Everything else, threads included, is allowed.
 /// </summary>
 public static class ProcessFilter
 {
@@ -18,6 +18,8 @@ public static class ProcessFilter
     public const uint AuditArchX86_64 = 0xC000_003E;
     public const uint X32SyscallBit = 0x4000_0000;
     public const int SysClone = 56, SysFork = 57, SysVfork = 58, SysExecve = 59, SysExecveat = 322, SysClone3 = 435;
+    public const uint AuditArchAarch64 = 0xC000_00B7;
+    public const int Arm64SysClone = 220, Arm64SysExecve = 221, Arm64SysExecveat = 281, Arm64SysClone3 = 435;
     public const uint CloneThread = 0x0001_0000;
     public const uint RetAllow = 0x7FFF_0000, RetErrno = 0x0005_0000;
     public const int EPERM = 1, ENOSYS = 38;
@@ -28,7 +30,37 @@ public static class ProcessFilter
     // classic BPF opcodes
     public const ushort LdWAbs = 0x20, JeqK = 0x15, JgeK = 0x35, JsetK = 0x45, RetK = 0x06;
 
-    public static Instruction[] Build()
+    /// <summary>The program for this process's architecture.</summary>
+    public static Instruction[] Build() => Build(RuntimeInformation.ProcessArchitecture);
+
+    public static Instruction[] Build(Architecture architecture) => architecture switch
+    {
+        Architecture.X64 => BuildX86_64(),
+        Architecture.Arm64 => BuildArm64(),
+        _ => throw new PlatformNotSupportedException($"no seccomp program for {architecture}"),
+    };
+
+    private static Instruction[] BuildArm64()
+    {
+        const int Allow = 9, Deny = 10, NoSys = 11;
+        return
+        [
+            /* 0 */ new(LdWAbs, 0, 0, OffsetArch),
+            /* 1 */ new(JeqK, 0, To(1, Deny), AuditArchAarch64),
+            /* 2 */ new(LdWAbs, 0, 0, OffsetNr),
+            /* 3 */ new(JeqK, To(3, Deny), 0, Arm64SysExecve),
+            /* 4 */ new(JeqK, To(4, Deny), 0, Arm64SysExecveat),
+            /* 5 */ new(JeqK, To(5, NoSys), 0, Arm64SysClone3),
+            /* 6 */ new(JeqK, 0, To(6, Allow), Arm64SysClone),
+            /* 7 */ new(LdWAbs, 0, 0, OffsetArg0Low), // clone's flags are its first argument on arm64 too
+            /* 8 */ new(JsetK, To(8, Allow), To(8, Deny), CloneThread),
+            /* 9 */ new(RetK, 0, 0, RetAllow),
+            /* 10 */ new(RetK, 0, 0, RetErrno | EPERM),
+            /* 11 */ new(RetK, 0, 0, RetErrno | ENOSYS),
+        ];
+    }
+
+    private static Instruction[] BuildX86_64()
     {
         const int Allow = 12, Deny = 13, NoSys = 14;
         return

@@ -144,8 +144,13 @@ IRON_SHARED void iron_log_drain(void);
 IRON_SHARED void iron_log_after_fork_child(void);
 IRON_SHARED const char *iron_log_stream_entry(void);
 
-/* A pointer the kernel answers with EFAULT (the first page, kernel space): passed on, never read. */
+/* A pointer the kernel answers with EFAULT (the first page, kernel space): passed on, never read. arm64 user
+   space reaches 2^48 (2^52 with large addresses) and a top-byte tag leaves a pointer valid (Native/Arch.cs). */
+#if defined(__aarch64__)
+static inline int unreadable(const void *p) { return (uintptr_t)p < 4096 || ((uintptr_t)p & 0x00FFFFFFFFFFFFFFULL) >= 0x10000000000000ULL; }
+#else
 static inline int unreadable(const void *p) { return (uintptr_t)p < 4096 || (uintptr_t)p >= 0x800000000000ULL; }
+#endif
 
 /* ---- create_child_process: process.c, process_judge.c, process_environment.c ---- */
 
