@@ -195,7 +195,7 @@ internal static unsafe partial class FileHooks
     private static bool JudgeReopen(nint stream, byte* mode, string function)
     {
         // a bad stream is libc's to answer
-        if (Native.Arch.Unreadable(stream)) return true;
+        if (Native.Arch.Unreadable((void*)stream)) return true;
         int errno = Errno.Value;
         try { return Restored(FileGate.PermitStreamReopen(Libc.Fileno(stream), function, FopenReads(mode)), errno); }
         catch (Exception e) { return Restored(Contained(function, e), errno); }

@@ -73,6 +73,13 @@ IRON_SHARED void iron_native_resolve(void);
             ".type " #alias ",@function\n"                                              \
             ".set " #alias ", " #target "\n");
 
+#if defined(__aarch64__)
+/* aarch64 assembly: a TLS variable's offset from tpidr_el0 (initial-exec, x86-64's @gottpoff), and a load of a
+   hidden variable into dst through x16 (scratch at a call boundary). */
+#define IRON_A64_TLS_OFFSET(reg, var) "    adrp " reg ", :gottprel:" var "\n    ldr " reg ", [" reg ", #:gottprel_lo12:" var "]\n"
+#define IRON_A64_LOAD(op, dst, var) "    adrp x16, " var "\n    " op " " dst ", [x16, #:lo12:" var "]\n"
+#endif
+
 /* Names whose exported definition is written in C instead of generated (create_child_process, process.c). */
 #define IRON_OWN_fork ~, 1
 #define IRON_OWN__Fork ~, 1

@@ -182,6 +182,66 @@ __attribute__((visibility("hidden"), used)) int iron_lookup_decide(void *handle,
 
 /* dlsym and dlvsym: ask iron_lookup_decide, and return its answer or tail-jump to libc's with the arguments
    and the caller's return address as they came. */
+#if defined(__aarch64__)
+/* aarch64: the caller's return address is x30, given back before the tail jump */
+__asm__(".text\n"
+        ".globl dlsym\n"
+        ".type dlsym,@function\n"
+        "dlsym:\n"
+        "    stp x29, x30, [sp, #-48]!\n"
+        "    mov x29, sp\n"
+        "    stp x0, x1, [sp, #16]\n"
+        "    mov x2, xzr\n"
+        "    mov x3, x30\n"
+        "    add x4, sp, #32\n"
+        "    bl iron_lookup_decide\n"
+        "    cbz w0, 1f\n"
+        "    ldr x0, [sp, #32]\n"
+        "    ldp x29, x30, [sp], #48\n"
+        "    ret\n"
+        "1:  ldp x0, x1, [sp, #16]\n"
+        "    ldp x29, x30, [sp], #48\n"
+        IRON_A64_LOAD("ldr", "x16", "iron_real_dlsym")
+        "    br x16\n"
+        ".size dlsym, .-dlsym\n"
+        ".globl dlvsym\n"
+        ".type dlvsym,@function\n"
+        "dlvsym:\n"
+        "    stp x29, x30, [sp, #-64]!\n"
+        "    mov x29, sp\n"
+        "    stp x0, x1, [sp, #16]\n"
+        "    str x2, [sp, #32]\n"
+        "    mov x3, x30\n"
+        "    add x4, sp, #40\n"
+        "    bl iron_lookup_decide\n"
+        "    cbz w0, 1f\n"
+        "    ldr x0, [sp, #40]\n"
+        "    ldp x29, x30, [sp], #64\n"
+        "    ret\n"
+        "1:  ldp x0, x1, [sp, #16]\n"
+        "    ldr x2, [sp, #32]\n"
+        "    ldp x29, x30, [sp], #64\n"
+        IRON_A64_LOAD("ldr", "x16", "iron_real_dlvsym")
+        "    br x16\n"
+        ".size dlvsym, .-dlvsym\n"
+        ".globl dlopen\n"
+        ".type dlopen,@function\n"
+        "dlopen:\n"
+        IRON_A64_LOAD("ldrb", "w16", "iron_strip_deepbind")
+        "    cbz w16, 1f\n"
+        "    and w1, w1, #0xfffffff7\n"
+        "1:\n"
+        IRON_A64_LOAD("ldr", "x16", "iron_real_dlopen")
+        "    cbnz x16, 2f\n"
+        "    stp x29, x30, [sp, #-32]!\n"
+        "    stp x0, x1, [sp, #16]\n"
+        "    bl iron_lookups_init\n"
+        "    ldp x0, x1, [sp, #16]\n"
+        "    ldp x29, x30, [sp], #32\n"
+        IRON_A64_LOAD("ldr", "x16", "iron_real_dlopen")
+        "2:  br x16\n"
+        ".size dlopen, .-dlopen\n");
+#else
 __asm__(".text\n"
         ".globl dlsym\n"
         ".type dlsym,@function\n"
@@ -248,3 +308,4 @@ __asm__(".text\n"
         "    pop %rdi\n"
         "2:  jmp *iron_real_dlopen(%rip)\n"
         ".size dlopen, .-dlopen\n");
+#endif
