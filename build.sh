@@ -1,15 +1,62 @@
 #!/usr/bin/env bash
-# Iron Function build entry point: ./build.sh [build|test|bench|layer [policy.json]|demo]
+# Iron Function build entry point: ./build.sh [--arch x86_64|arm64] [build|test|bench|layer [policy.json]|demo]
 set -euo pipefail
 cd "$(dirname "$0")"
 
-RID=linux-x64
-DIST="$PWD/dist"
+# the host's build goes to dist/; --arch arm64 on an x86_64 machine cross-compiles into dist/linux-arm64/
+case "$(uname -m)" in aarch64 | arm64) HOST_ARCH=arm64 ;; *) HOST_ARCH=x86_64 ;; esac
+ARCH="$HOST_ARCH"
+if [ "${1:-}" = "--arch" ]; then
+  case "${2:-}" in x86_64 | arm64) ARCH="$2" ;; *) echo "usage: ./build.sh --arch x86_64|arm64 [command]" >&2; exit 2 ;; esac
+  shift 2
+fi
+rid_of() { [ "$1" = arm64 ] && echo linux-arm64 || echo linux-x64; }
+dist_of() { [ "$1" = "$HOST_ARCH" ] && echo "$PWD/dist" || echo "$PWD/dist/$(rid_of "$1")"; }
+RID="$(rid_of "$ARCH")"
+DIST="$(dist_of "$ARCH")"
+
+# What an arm64 cross build (clang, the aarch64 gcc, binutils and libc) and its tests (qemu-user) need on an
+# x86_64 Debian machine, installed when missing; 1 when they are missing and cannot be installed.
+cross_tools() {
+  local missing=()
+  command -v clang >/dev/null || missing+=(clang)
+  command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+  command -v aarch64-linux-gnu-objcopy >/dev/null || missing+=(binutils-aarch64-linux-gnu)
+  [ -e /usr/aarch64-linux-gnu/lib/libc.so ] || missing+=(libc6-dev-arm64-cross)
+  command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "the arm64 cross build needs: ${missing[*]} (Debian packages; install them as root)" >&2
+    return 1
+  fi
+  echo "installing ${missing[*]} for the arm64 cross build"
+  apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+}
+if [ "$ARCH" != "$HOST_ARCH" ]; then
+  [ "$ARCH" = arm64 ] || { echo "cross builds go from x86_64 to arm64 only" >&2; exit 2; }
+  cross_tools
+fi
 
 publish() {
-  dotnet publish src/IronFunction/IronFunction.csproj -c Release -r "$RID" -o "$DIST" -nologo -clp:NoSummary -v:q
-  rm -f "$DIST/lib_iron_function.so.dbg"
-  echo "built $DIST/lib_iron_function.so"
+  local rid="${1:-$RID}" dist="${2:-$DIST}"
+  dotnet publish src/IronFunction/IronFunction.csproj -c Release -r "$rid" -o "$dist" -nologo -clp:NoSummary -v:q
+  rm -f "$dist/lib_iron_function.so.dbg"
+  echo "built $dist/lib_iron_function.so"
+}
+
+# ./build.sh test on x86_64 also cross-builds the arm64 library: its C-probe suites run under qemu-aarch64
+# (ArchitectureTests); without the cross tools they skip, saying why.
+publish_arm64_for_tests() {
+  local dist
+  dist="$(dist_of arm64)"
+  [ "$HOST_ARCH" = x86_64 ] || return 0
+  if cross_tools; then
+    publish linux-arm64 "$dist"
+  else
+    rm -f "$dist/lib_iron_function.so"
+    echo "the arm64 suites will skip: no cross toolchain" >&2
+  fi
 }
 
 # The real AWS Node.js runtime interface client for the local Lambda tests, installed once into
@@ -33,7 +80,15 @@ case "${1:-build}" in
     publish
     ;;
   test)
+    if [ "$ARCH" != "$HOST_ARCH" ]; then
+      # ./build.sh --arch arm64 test: the arm64 library and its suites under qemu only
+      publish
+      dotnet test tests/IronFunction.Tests/IronFunction.Tests.csproj -c Release -nologo -v:q \
+        --logger "console;verbosity=normal" --filter "Architecture=arm64" "${@:2}"
+      exit
+    fi
     publish
+    publish_arm64_for_tests
     lambda_node
     # the end-to-end tests run real programs under dist/lib_iron_function.so
     dotnet test tests/IronFunction.Tests/IronFunction.Tests.csproj -c Release -nologo -v:q \
@@ -53,7 +108,7 @@ case "${1:-build}" in
     exit 2
     ;;
   *)
-    echo "usage: ./build.sh [build|test|bench|layer [policy.json]|demo]" >&2
+    echo "usage: ./build.sh [--arch x86_64|arm64] [build|test|bench|layer [policy.json]|demo]" >&2
     exit 2
     ;;
 esac

@@ -143,6 +143,7 @@ public sealed record ProcessCall(string Op, bool Search, string Denied, string K
 }
 
 /// <summary>1. Block: no listed function starts anything; the call fails with EPERM its own way; one event names what was refused.</summary>
+[Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
 public class ProcessCProbeBlockTests
 {
     [Theory]
@@ -187,7 +188,7 @@ public class ProcessCProbeBlockTests
         Assert.Equal(["/bin/sh -c \"exit 0\""], ProcessProbe.Whats(run, "block"));
     }
 
-    [Theory]
+    [NotUnderQemuTheory(Qemu.NoSeccomp)]
     [InlineData("raw_fork", "result=-1 errno=1")]
     [InlineData("raw_vfork", "result=-1 errno=1")]
     [InlineData("raw_clone", "result=-1 errno=1")]
@@ -221,7 +222,7 @@ public class ProcessCProbeBlockTests
         Assert.Empty(clone.Events);
     }
 
-    [Fact]
+    [NotUnderQemuFact(Qemu.NoSeccomp)]
     public void The_kernel_filter_is_in_force_in_block_mode_only()
     {
         using var box = new Sandbox();
@@ -237,7 +238,7 @@ public class ProcessCProbeBlockTests
     /// prctl(PR_SET_SECCOMP) fail with EINVAL, as a kernel without CONFIG_SECCOMP_FILTER does, then execs the probe
     /// with the library. One warning line; raw system calls get through; libc calls are still denied.
     /// </summary>
-    [Fact]
+    [NotUnderQemuFact(Qemu.NoSeccomp)]
     public void A_kernel_that_refuses_the_filter_gets_one_warning_and_libc_still_enforces()
     {
         using var box = new Sandbox();
@@ -296,6 +297,7 @@ public class ProcessCProbeBlockTests
 }
 
 /// <summary>2. Alert: every function works as without the library, and each start is reported exactly once.</summary>
+[Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
 public class ProcessCProbeAlertTests
 {
     [Theory]
@@ -387,6 +389,7 @@ public class ProcessCProbeAlertTests
 }
 
 /// <summary>3. Allow: silent, and the same as without the library.</summary>
+[Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
 public class ProcessCProbeAllowTests
 {
     [Theory]
