@@ -288,8 +288,7 @@ public class EventDeliveryTests
         Assert.Equal($"{Delivery.Probe.Value} {end} deny {target}", request.Event.Str("process_command"));
     }
 
-    [Fact]
-    [Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
+    [Fact] // not under qemu-user: Debian 12's qemu-aarch64 aborts (plugins/core.c) in this probe's fork
     public void A_forked_child_delivers_its_own_events_and_none_of_its_parents()
     {
         using var box = new Sandbox();

@@ -168,7 +168,7 @@ public static class Preloaded
             throw new TimeoutException($"{program} {string.Join(' ', psi.ArgumentList)} did not finish in {timeoutSeconds} s");
         }
         process.WaitForExit();
-        var err = stderr.Result;
+        var err = Machine.Arm64 ? Qemu.WithoutItsOwnLines(stderr.Result) : stderr.Result;
         var events = new List<JsonElement>();
         var diagnostics = new List<string>();
         foreach (var line in err.Split('\n'))

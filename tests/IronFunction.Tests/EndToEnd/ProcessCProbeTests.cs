@@ -107,6 +107,9 @@ public sealed record ProcessCall(string Op, bool Search, string Denied, string K
     /// <summary>Test data: the operation names (the rows are looked up with <see cref="Of"/>).</summary>
     public static IEnumerable<object[]> Rows => All.Select(c => new object[] { c.Op });
 
+    /// <summary>The rows whose started program qemu-user runs as a kernel would (all of them outside the arm64 pass).</summary>
+    public static IEnumerable<object[]> RowsThatStart => All.Where(c => !Machine.Arm64 || !Qemu.CannotStart.ContainsKey(c.Op)).Select(c => new object[] { c.Op });
+
     public static ProcessCall Of(string op) => All.Single(c => c.Op == op);
 
     /// <summary>The probe's arguments: the operation and what it starts, which creates <paramref name="marker"/>.</summary>
@@ -301,7 +304,7 @@ public class ProcessCProbeBlockTests
 public class ProcessCProbeAlertTests
 {
     [Theory]
-    [MemberData(nameof(ProcessCall.Rows), MemberType = typeof(ProcessCall))]
+    [MemberData(nameof(ProcessCall.RowsThatStart), MemberType = typeof(ProcessCall))]
     public void Every_function_works_and_is_reported_once(string op)
     {
         var call = ProcessCall.Of(op);
@@ -337,7 +340,7 @@ public class ProcessCProbeAlertTests
         Assert.Equal(fork.GetProperty("aws_function_info").ToString(), exec.GetProperty("aws_function_info").ToString());
     }
 
-    [Fact]
+    [NotUnderQemuFact(Qemu.VforkIsFork)]
     public void A_vfork_child_is_reported_once_by_its_parent_naming_the_program()
     {
         using var box = new Sandbox();
@@ -393,7 +396,7 @@ public class ProcessCProbeAlertTests
 public class ProcessCProbeAllowTests
 {
     [Theory]
-    [MemberData(nameof(ProcessCall.Rows), MemberType = typeof(ProcessCall))]
+    [MemberData(nameof(ProcessCall.RowsThatStart), MemberType = typeof(ProcessCall))]
     public void Every_function_behaves_as_without_the_library(string op)
     {
         var call = ProcessCall.Of(op);
