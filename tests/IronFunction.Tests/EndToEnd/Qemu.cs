@@ -56,11 +56,13 @@ public static class Qemu
         ["execveat_empty"] = "qemu-user (Debian 12's 7.2) has no execveat: ENOSYS; denied in block mode all the same",
     };
 
-    /// <summary>An aarch64 ELF executable (e_machine 183).</summary>
+    /// <summary>An aarch64 ELF program (e_machine 183): executable, and not a shared library that a tool (nm, objdump) reads.</summary>
     public static bool IsAarch64(string path)
     {
         try
         {
+            if (Path.GetFileName(path).Contains(".so", StringComparison.Ordinal) || !File.Exists(path) ||
+                !File.GetUnixFileMode(path).HasFlag(UnixFileMode.UserExecute)) return false;
             Span<byte> header = stackalloc byte[20];
             using var f = File.OpenRead(path);
             return f.Read(header) == 20 && header[0] == 0x7F && header[1] == (byte)'E' && header[18] == 183 && header[19] == 0;
