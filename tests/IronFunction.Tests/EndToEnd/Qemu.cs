@@ -121,3 +121,12 @@ public sealed class NotUnderQemuTheoryAttribute : TheoryAttribute
         if (Machine.Arm64) Skip = why;
     }
 }
+
+/// <summary>A test of arm64 alone (a tagged pointer): run in the arm64 pass, skipped in the host's.</summary>
+public sealed class OnlyUnderQemuFactAttribute : FactAttribute
+{
+    public OnlyUnderQemuFactAttribute()
+    {
+        if (!Machine.Arm64) Skip = "arm64 only: runs in the arm64 pass of ./build.sh test, under qemu-aarch64";
+    }
+}
