@@ -14,13 +14,13 @@ namespace IronFunction.Hooks;
 [System.Runtime.CompilerServices.SkipLocalsInit]
 internal static unsafe class FileGate
 {
-    private const int O_ACCMODE = 3, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_NOFOLLOW = 0x20000,
-        O_TMPFILE = 0x410000, O_PATH = 0x200000, O_LARGEFILE = 0x8000, O_CLOEXEC = 0x80000;
+    private const int O_ACCMODE = 3, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_NOFOLLOW = Native.Arch.O_NOFOLLOW,
+        O_TMPFILE = Native.Arch.O_TMPFILE, O_PATH = 0x200000, O_LARGEFILE = Native.Arch.O_LARGEFILE, O_CLOEXEC = 0x80000;
     private const int AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000;
     // every flag openat2 accepts (include/linux/fcntl.h VALID_OPEN_FLAGS); open() ignores others, openat2 refuses them
     private const int ValidOpenFlags = O_ACCMODE | O_CREAT | O_EXCL | 0x100 /*O_NOCTTY*/ | 0x200 /*O_TRUNC*/ |
-        0x400 /*O_APPEND*/ | 0x800 /*O_NONBLOCK*/ | 0x1000 /*O_DSYNC*/ | 0x2000 /*FASYNC*/ | 0x4000 /*O_DIRECT*/ |
-        O_LARGEFILE | 0x10000 /*O_DIRECTORY*/ | O_NOFOLLOW | 0x40000 /*O_NOATIME*/ | O_CLOEXEC | 0x101000 /*O_SYNC*/ |
+        0x400 /*O_APPEND*/ | 0x800 /*O_NONBLOCK*/ | 0x1000 /*O_DSYNC*/ | 0x2000 /*FASYNC*/ | Native.Arch.O_DIRECT |
+        O_LARGEFILE | Native.Arch.O_DIRECTORY | O_NOFOLLOW | 0x40000 /*O_NOATIME*/ | O_CLOEXEC | 0x101000 /*O_SYNC*/ |
         O_PATH | O_TMPFILE;
     private const long SYS_openat2 = 437;
     private const ulong RESOLVE_NO_SYMLINKS = 0x04;
@@ -91,7 +91,7 @@ internal static unsafe class FileGate
     private static int Copy(PathArg* a, byte* path)
     {
         // below the lowest mappable page or outside user space: the kernel answers EFAULT
-        if ((nuint)path < 4096 || (nuint)path >= 0x0000_8000_0000_0000) return -1;
+        if (Native.Arch.Unreadable(path)) return -1;
         int n = (int)Libc.Strnlen(path, TargetResolver.PathMax);
         // no terminator within PATH_MAX: the copy has none either, and the kernel answers ENAMETOOLONG on it
         System.Buffer.MemoryCopy(path, a->Buffer, PathArg.Capacity, n);
@@ -202,7 +202,7 @@ internal static unsafe class FileGate
         {
             // the directory the kernel would start from, held so that a chdir or dup2 elsewhere cannot move it
             byte* dot = stackalloc byte[2] { (byte)'.', 0 };
-            anchor = Real.openat(dirfd, dot, O_PATH | 0x10000 /*O_DIRECTORY*/ | O_CLOEXEC, 0);
+            anchor = Real.openat(dirfd, dot, O_PATH | Native.Arch.O_DIRECTORY | O_CLOEXEC, 0);
             if (anchor < 0) return OpenOutcome.Completed;
         }
         try { return OpenFrom(a, anchor, dirfd == Libc.AT_FDCWD, arg, flags, mode, tmp, handler, function, out fd); }
@@ -310,7 +310,7 @@ internal static unsafe class FileGate
     public static int StreamTarget(PathArg* a, ref byte* mode, byte* reopenMode)
     {
         if (a->ObjectFd >= 0 || a->ParentFd < 0 || a->LastOffset == 0) return -2;
-        if ((nuint)mode < 4096 || (nuint)mode >= 0x0000_8000_0000_0000) return -2;
+        if (Native.Arch.Unreadable(mode)) return -2;
         int flags = mode[0] switch
         {
             (byte)'r' => 0,
@@ -348,7 +348,7 @@ internal static unsafe class FileGate
     /// <summary>The mode copied into <paramref name="copy"/>, so that what was judged (reading or not) is what fopen gets.</summary>
     public static byte* CopyMode(byte* mode, byte* copy)
     {
-        if ((nuint)mode < 4096 || (nuint)mode >= 0x0000_8000_0000_0000) return mode;
+        if (Native.Arch.Unreadable(mode)) return mode;
         int n = (int)Libc.Strnlen(mode, ModeCopy);
         // longer than any mode glibc knows: judged as reading (FopenReads reads the first characters only)
         if (n >= ModeCopy) return mode;
@@ -360,7 +360,7 @@ internal static unsafe class FileGate
     /// <summary>An fopen mode that reads: "r…" or any "+"; a mode libc cannot read is left to libc (EINVAL), judged as reading.</summary>
     public static bool FopenReads(byte* mode)
     {
-        if ((nuint)mode < 4096 || (nuint)mode >= 0x0000_8000_0000_0000) return true;
+        if (Native.Arch.Unreadable(mode)) return true;
         if (mode[0] == (byte)'r') return true;
         // glibc reads the flags up to the first ',' (",ccs=")
         for (int i = 1; i < 16 && mode[i] != 0 && mode[i] != (byte)','; i++)
@@ -408,7 +408,7 @@ internal static unsafe class FileGate
     {
         const int AF_UNIX = 1, PathOffset = 2, PathCapacity = 108;
         a->Init(null);
-        if ((nuint)address < 4096 || (nuint)address >= 0x0000_8000_0000_0000 || length <= PathOffset) return true;
+        if (Native.Arch.Unreadable(address) || length <= PathOffset) return true;
         if (length > PathOffset + PathCapacity) return true; // EINVAL from the kernel, whatever it holds
         System.Buffer.MemoryCopy(address, copy, PathOffset + PathCapacity, length);
         use = copy;
@@ -436,7 +436,7 @@ internal static unsafe class FileGate
     public static bool PermitSocketTarget(byte* address, uint length, string function)
     {
         const int AF_UNIX = 1, PathOffset = 2, PathCapacity = 108;
-        if ((nuint)address < 4096 || (nuint)address >= 0x0000_8000_0000_0000 || length <= PathOffset) return true;
+        if (Native.Arch.Unreadable(address) || length <= PathOffset) return true;
         if (*(ushort*)address != AF_UNIX || address[PathOffset] == 0) return true;
         var name = new ReadOnlySpan<byte>(address + PathOffset, (int)Math.Min(length - PathOffset, (uint)PathCapacity));
         int end = name.IndexOf((byte)0);
@@ -464,7 +464,7 @@ internal static unsafe class FileGate
     {
         if ((flags & ~ValidOpenFlags) != 0) return false;
         // openat2 refuses O_PATH with flags that open() silently ignores
-        if ((flags & O_PATH) != 0 && (flags & ~(O_PATH | 0x10000 | O_NOFOLLOW | O_CLOEXEC)) != 0) return false;
+        if ((flags & O_PATH) != 0 && (flags & ~(O_PATH | Native.Arch.O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != 0) return false;
         return true;
     }
 

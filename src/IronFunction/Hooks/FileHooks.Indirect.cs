@@ -12,7 +12,7 @@ namespace IronFunction.Hooks;
 /// </summary>
 internal static unsafe partial class FileHooks
 {
-    private const int O_ACCMODE = 3, O_NOFOLLOW = 0x20000;
+    private const int O_ACCMODE = 3, O_NOFOLLOW = Native.Arch.O_NOFOLLOW;
 
     // ---- mknod's compat entry points (glibc before 2.33 routed mknod through them): ver, path, mode, &dev ----
 

@@ -18,9 +18,9 @@ namespace IronFunction.Hooks;
 internal static unsafe partial class FileHooks
 {
     private const int AT = Libc.AT_FDCWD;
-    private const int O_WRONLY = 1, O_CREAT = 0x40, O_TRUNC = 0x200, O_TMPFILE_BIT = 0x400000;
+    private const int O_WRONLY = 1, O_CREAT = 0x40, O_TRUNC = 0x200, O_TMPFILE_BIT = Native.Arch.O_TMPFILE_BIT;
     private const int CLONE_FS = 0x200, CLONE_NEWNS = 0x20000;
-    private const int O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000;
+    private const int O_NONBLOCK = 0x800, O_DIRECTORY = Native.Arch.O_DIRECTORY, O_CLOEXEC = 0x80000;
     private const Pin F = Pin.Follow, N = Pin.NoFollow, C = Pin.FollowCreate;
     private const int AT_SYMLINK_FOLLOW = 0x400;
 
@@ -195,7 +195,7 @@ internal static unsafe partial class FileHooks
     private static bool JudgeReopen(nint stream, byte* mode, string function)
     {
         // a bad stream is libc's to answer
-        if ((nuint)stream < 4096 || (nuint)stream >= 0x0000_8000_0000_0000) return true;
+        if (Native.Arch.Unreadable((void*)stream)) return true;
         int errno = Errno.Value;
         try { return Restored(FileGate.PermitStreamReopen(Libc.Fileno(stream), function, FopenReads(mode)), errno); }
         catch (Exception e) { return Restored(Contained(function, e), errno); }

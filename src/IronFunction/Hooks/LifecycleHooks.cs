@@ -41,7 +41,7 @@ internal static unsafe class LifecycleHooks
     }
 
     /// <summary>NULL, low and kernel-space pointers are the kernel's to refuse (EFAULT); they are never read here.</summary>
-    private static bool Readable(void* pointer) => (nuint)pointer >= 4096 && (nuint)pointer < 0x0000_8000_0000_0000;
+    private static bool Readable(void* pointer) => !Native.Arch.Unreadable(pointer);
 
     private static void Watch(int fd, byte* data, nint length)
     {

@@ -555,5 +555,5 @@ internal static unsafe class NetworkGate
     }
 
     /// <summary>Below the lowest mappable page or outside user space: the kernel answers EFAULT, so libc may too.</summary>
-    public static bool Readable(void* pointer) => (nuint)pointer >= 4096 && (nuint)pointer < 0x0000_8000_0000_0000;
+    public static bool Readable(void* pointer) => !Native.Arch.Unreadable(pointer);
 }

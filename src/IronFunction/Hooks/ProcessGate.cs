@@ -195,7 +195,7 @@ internal static unsafe class ProcessGate
     }
 
     /// <summary>The kernel answers EFAULT for these; they are never read.</summary>
-    private static bool Unreadable(void* p) => (nuint)p < 4096 || (nuint)p >= 0x0000_8000_0000_0000;
+    private static bool Unreadable(void* p) => Native.Arch.Unreadable(p);
 
     private static string? ReadString(byte* s)
     {

@@ -16,7 +16,7 @@ internal static unsafe class TargetResolver
     /// <summary>Room for a base directory and a path, each up to PATH_MAX.</summary>
     public const int BufferSize = 2 * PathMax + 16;
 
-    private const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_PATH = 0x200000, O_NOFOLLOW = 0x20000;
+    private const int O_RDONLY = 0, O_DIRECTORY = Native.Arch.O_DIRECTORY, O_CLOEXEC = 0x80000, O_PATH = 0x200000, O_NOFOLLOW = Native.Arch.O_NOFOLLOW;
     private const int MaxSymlinkHops = 40;
 
     private static volatile CachedCwd? s_cwd;
@@ -32,7 +32,7 @@ internal static unsafe class TargetResolver
     public static int ArgumentLength(byte* path)
     {
         // below the lowest mappable page or outside user space: the kernel answers EFAULT
-        if ((nuint)path < 4096 || (nuint)path >= 0x0000_8000_0000_0000) return -1;
+        if (Native.Arch.Unreadable(path)) return -1;
         // libc's strnlen never reads past the terminator's page; a vectorised span search could
         nint n = Libc.Strnlen(path, PathMax);
         return n >= PathMax ? -1 : (int)n; // no terminator within PATH_MAX: ENAMETOOLONG from the kernel

@@ -107,7 +107,7 @@ internal static unsafe class RuntimeApiWatcher
     }
 
     /// <summary>NULL, low and kernel-space pointers are the kernel's to refuse (EFAULT); they are never read here.</summary>
-    private static bool UserPointer(void* p) => (nuint)p >= 4096 && (nuint)p < 0x0000_8000_0000_0000;
+    private static bool UserPointer(void* p) => !Native.Arch.Unreadable(p);
 
     /// <summary>The descriptor is a socket connected to the Runtime API (anything else that writes those bytes is not the runtime).</summary>
     private static bool PeerIsRuntimeApi(int fd)

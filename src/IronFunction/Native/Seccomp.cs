@@ -10,7 +10,7 @@ namespace IronFunction.Native;
 /// </summary>
 internal static unsafe class Seccomp
 {
-    private const int SYS_prctl = 157, SYS_seccomp = 317;
+    private const int SYS_prctl = Arch.SYS_prctl, SYS_seccomp = Arch.SYS_seccomp;
     private const int PR_SET_NO_NEW_PRIVS = 38;
     private const int SECCOMP_SET_MODE_FILTER = 1;
     private const int SECCOMP_FILTER_FLAG_TSYNC = 1;

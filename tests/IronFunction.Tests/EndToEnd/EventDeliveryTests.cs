@@ -271,6 +271,7 @@ public class EventDeliveryTests
     [InlineData("return")]
     [InlineData("exit")]
     [InlineData("thread-exit")]
+    [Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
     public void The_event_is_at_the_endpoint_however_a_C_program_ends(string end)
     {
         using var box = new Sandbox();
@@ -287,7 +288,7 @@ public class EventDeliveryTests
         Assert.Equal($"{Delivery.Probe.Value} {end} deny {target}", request.Event.Str("process_command"));
     }
 
-    [Fact]
+    [Fact] // not under qemu-user: Debian 12's qemu-aarch64 aborts (plugins/core.c) in this probe's fork
     public void A_forked_child_delivers_its_own_events_and_none_of_its_parents()
     {
         using var box = new Sandbox();

@@ -40,10 +40,13 @@ public class ExportsTests
     }
 
     [Fact]
+    [Trait("Architecture", "arm64")] // also checks dist/linux-arm64/ (Qemu.cs)
     public void The_alias_list_has_every_name_this_machines_libc_exports_at_a_hooked_address()
     {
         // tools/libc-aliases reads nm -D of libc.so.6 (every version: GLIBC_PRIVATE, compat '@' ones)
-        var run = Preloaded.RunPlain(Machine.Bash.Value, [Path.Combine(Machine.RepoRoot, "tools", "libc-aliases")]);
+        // the arm64 pass reads the aarch64 libc the cross toolchain brings
+        string[] libc = Machine.Arm64 ? [Path.Combine(Qemu.SysRoot, "lib", "libc.so.6")] : [];
+        var run = Preloaded.RunPlain(Machine.Bash.Value, [Path.Combine(Machine.RepoRoot, "tools", "libc-aliases"), .. libc]);
         Assert.True(run.ExitCode == 0, run.ToString());
         var found = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToArray();
         Assert.NotEmpty(found);
@@ -53,6 +56,7 @@ public class ExportsTests
     }
 
     [Fact]
+    [Trait("Architecture", "arm64")] // also checks dist/linux-arm64/ (Qemu.cs)
     public void Each_alias_is_exported_at_its_targets_code()
     {
         var nm = Preloaded.RunPlain("nm", ["-D", "--defined-only", Machine.Library]);
@@ -81,6 +85,7 @@ public class ExportsTests
     }
 
     [Fact]
+    [Trait("Architecture", "arm64")] // also checks dist/linux-arm64/ (Qemu.cs)
     public void The_built_library_exports_exactly_the_list_unversioned()
     {
         var nm = Preloaded.RunPlain("nm", ["-D", "--defined-only", Machine.Library]);
@@ -96,6 +101,7 @@ public class ExportsTests
     }
 
     [Fact]
+    [Trait("Architecture", "arm64")] // also checks dist/linux-arm64/ (Qemu.cs)
     public void The_library_needs_no_glibc_newer_than_2_34()
     {
         var objdump = Preloaded.RunPlain("objdump", ["-T", Machine.Library]);
@@ -105,6 +111,17 @@ public class ExportsTests
             .Max();
         Assert.NotNull(newest);
         Assert.True(newest <= new Version(2, 34), $"needs GLIBC_{newest}");
+    }
+
+    [Fact]
+    [Trait("Architecture", "arm64")] // ./build.sh --arch arm64 makes an aarch64 library
+    public void The_library_is_built_for_the_architecture_under_test()
+    {
+        var header = new byte[20];
+        using (var f = File.OpenRead(Machine.Library)) Assert.Equal(20, f.Read(header));
+        Assert.Equal("\u007fELF", System.Text.Encoding.ASCII.GetString(header, 0, 4));
+        Assert.Equal(2, header[4]); // 64-bit
+        Assert.Equal(Machine.Arm64 ? 183 : RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 183 : 62, BitConverter.ToUInt16(header, 18));
     }
 
     [Fact]

@@ -27,6 +27,7 @@ public sealed record ProbeCase(string Command, bool Denied, string Expect, strin
     public static ProbeCase Deny(string command, string @event, string expect = NetProbe.EPERM) => new(command, true, expect, @event);
 }
 
+[Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
 public class NetworkCProbeTests
 {
     private const string Hello = "result=0 errno=0 reply=hello ";

@@ -16,12 +16,18 @@ public static class Machine
     /// </summary>
     public static readonly string WorkRoot = FindWorkRoot();
 
-    /// <summary>dist/lib_iron_function.so, built by ./build.sh before the tests run; missing is a failure, not a skip.</summary>
+    /// <summary>
+    /// IRON_TEST_ARCH=arm64 (./build.sh test's second pass, on x86_64): the C probes are built with the aarch64 cross
+    /// compiler and run under qemu-user with dist/linux-arm64/lib_iron_function.so (Qemu below).
+    /// </summary>
+    public static readonly bool Arm64 = Environment.GetEnvironmentVariable("IRON_TEST_ARCH") == "arm64";
+
+    /// <summary>dist/lib_iron_function.so (dist/linux-arm64/ for arm64), built by ./build.sh before the tests run; missing is a failure, not a skip.</summary>
     public static string Library
     {
         get
         {
-            var path = Path.Combine(RepoRoot, "dist", "lib_iron_function.so");
+            var path = Arm64 ? Qemu.Library : Path.Combine(RepoRoot, "dist", "lib_iron_function.so");
             if (!File.Exists(path)) throw new InvalidOperationException($"{path} is missing: run ./build.sh first");
             return path;
         }
@@ -149,6 +155,7 @@ public static class Preloaded
         if (env != null)
             foreach (var (k, v) in env)
                 if (v == null) psi.Environment.Remove(k); else psi.Environment[k] = v;
+        if (Machine.Arm64) Qemu.Wrap(psi);
 
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -161,7 +168,7 @@ public static class Preloaded
             throw new TimeoutException($"{program} {string.Join(' ', psi.ArgumentList)} did not finish in {timeoutSeconds} s");
         }
         process.WaitForExit();
-        var err = stderr.Result;
+        var err = Machine.Arm64 ? Qemu.WithoutItsOwnLines(stderr.Result) : stderr.Result;
         var events = new List<JsonElement>();
         var diagnostics = new List<string>();
         foreach (var line in err.Split('\n'))
@@ -182,7 +189,7 @@ public static class CProbe
     {
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(source + extraFlags)))[..16];
         var dir = Path.Combine(Machine.WorkRoot, "probes");
-        var exe = Path.Combine(dir, $"{name}-{hash}");
+        var exe = Path.Combine(dir, $"{name}-{hash}{(Machine.Arm64 ? "-arm64" : "")}");
         lock (Gate)
         {
             if (File.Exists(exe)) return exe;
@@ -191,8 +198,9 @@ public static class CProbe
             File.WriteAllText(src, source);
             var args = new List<string> { "-O1", "-Wall", "-o", exe, src };
             args.AddRange(extraFlags.Split(' ', StringSplitOptions.RemoveEmptyEntries));
-            var result = Preloaded.RunPlain("gcc", args);
-            if (result.ExitCode != 0) throw new InvalidOperationException($"gcc failed for {name}:\n{result.Stderr}");
+            var compiler = Machine.Arm64 ? Qemu.Compiler : "gcc";
+            var result = Preloaded.RunPlain(compiler, args);
+            if (result.ExitCode != 0) throw new InvalidOperationException($"{compiler} failed for {name}:\n{result.Stderr}");
             return exe;
         }
     }

@@ -284,6 +284,7 @@ public sealed class OpFixture : IDisposable
 }
 
 /// <summary>1. block: every hooked function denies a /tmp target with EACCES, one event, and leaves the disk as it was.</summary>
+[Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
 public class TmpCProbeBlockTests
 {
     [Theory]
@@ -314,6 +315,7 @@ public class TmpCProbeBlockTests
 }
 
 /// <summary>2. alert: each call does exactly what it does without the library, and is reported.</summary>
+[Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
 public class TmpCProbeAlertTests
 {
     [Theory]
@@ -346,6 +348,7 @@ public class TmpCProbeAlertTests
 }
 
 /// <summary>3. allow: each call does exactly what it does without the library, silently.</summary>
+[Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
 public class TmpCProbeAllowTests
 {
     [Theory]
@@ -825,6 +828,7 @@ public class TmpCProbeLookAlikeTests
 }
 
 /// <summary>6. Bad arguments get libc's own answer under the library (block mode), with no event and no crash.</summary>
+[Trait("Architecture", "arm64")] // also run on arm64 under qemu-user (Qemu.cs)
 public class TmpCProbeBadArgumentTests
 {
     public sealed record Bad(string Name, Func<Sandbox, string[]> Args, int Errno, bool CwdInTmp = false);

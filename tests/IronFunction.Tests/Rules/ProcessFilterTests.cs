@@ -11,7 +11,7 @@ namespace IronFunction.Tests.Rules;
 /// </summary>
 public class ProcessFilterTests
 {
-    private const uint AuditArchI386 = 0x4000_0003, AuditArchAarch64 = 0xC000_00B7;
+    private const uint AuditArchI386 = 0x4000_0003, AuditArchArm = 0x4000_0028;
     private const uint Eperm = RetErrno | 1, Enosys = RetErrno | 38;
 
     // glibc's own clone flags: pthread_create, fork, posix_spawn
@@ -19,19 +19,22 @@ public class ProcessFilterTests
     private const ulong ForkFlags = 0x01200011; // CHILD_SETTID|CHILD_CLEARTID|SIGCHLD
     private const ulong SpawnFlags = 0x4111;    // VM|VFORK|SIGCHLD
 
-    private static readonly Instruction[] Program = Build();
+    private static readonly Instruction[] Program = Build(Architecture.X64);
+    private static readonly Instruction[] Arm64Program = Build(Architecture.Arm64);
 
     /// <summary>Runs the program on one struct seccomp_data, as the kernel does; every path must end in a return.</summary>
-    private static uint Run(uint arch, int nr, ulong arg0 = 0)
+    private static uint Run(uint arch, int nr, ulong arg0 = 0) => Run(Program, arch, nr, arg0);
+
+    private static uint Run(Instruction[] program, uint arch, int nr, ulong arg0 = 0)
     {
         var data = new byte[64];
         BitConverter.TryWriteBytes(data.AsSpan(0), nr);
         BitConverter.TryWriteBytes(data.AsSpan(4), arch);
         BitConverter.TryWriteBytes(data.AsSpan(16), arg0);
         uint a = 0;
-        for (int pc = 0; pc < Program.Length; pc++)
+        for (int pc = 0; pc < program.Length; pc++)
         {
-            var i = Program[pc];
+            var i = program[pc];
             switch (i.Code)
             {
                 case LdWAbs: a = BitConverter.ToUInt32(data, (int)i.K); break;
@@ -45,21 +48,24 @@ public class ProcessFilterTests
         throw new InvalidOperationException("the program ran off its end");
     }
 
-    [Fact]
-    public void Instructions_have_the_kernel_s_layout_and_the_program_is_well_formed()
+    [Theory]
+    [InlineData(Architecture.X64)]
+    [InlineData(Architecture.Arm64)]
+    public void Instructions_have_the_kernel_s_layout_and_the_program_is_well_formed(Architecture architecture)
     {
+        var program = Build(architecture);
         Assert.Equal(8, Marshal.SizeOf<Instruction>());
-        Assert.InRange(Program.Length, 1, 4096);
-        for (int pc = 0; pc < Program.Length; pc++)
+        Assert.InRange(program.Length, 1, 4096);
+        for (int pc = 0; pc < program.Length; pc++)
         {
-            var i = Program[pc];
+            var i = program[pc];
             if (i.Code is JeqK or JgeK or JsetK)
             {
-                Assert.InRange(pc + 1 + i.JumpTrue, pc + 1, Program.Length - 1);
-                Assert.InRange(pc + 1 + i.JumpFalse, pc + 1, Program.Length - 1);
+                Assert.InRange(pc + 1 + i.JumpTrue, pc + 1, program.Length - 1);
+                Assert.InRange(pc + 1 + i.JumpFalse, pc + 1, program.Length - 1);
             }
         }
-        Assert.Equal(RetK, Program[^1].Code);
+        Assert.Equal(RetK, program[^1].Code);
     }
 
     [Fact]
@@ -110,5 +116,40 @@ public class ProcessFilterTests
             .Sample((arch, nr, arg) => Run(arch, nr, arg) == Eperm);
         // x32: the x86-64 architecture with bit 30 set in the number
         Gen.Int[0, 1023].Sample(nr => Run(AuditArchX86_64, nr | (int)X32SyscallBit) == Eperm);
+    }
+
+    // arm64 (generic system call numbers): no fork or vfork system calls, glibc makes both with clone
+
+    [Fact]
+    public void Every_arm64_system_call_but_process_creation_is_allowed()
+    {
+        for (int nr = 0; nr < 1024; nr++)
+        {
+            uint expected = nr switch
+            {
+                Arm64SysExecve or Arm64SysExecveat or Arm64SysPtrace or Arm64SysProcessVmWritev or Arm64SysPidfdGetfd => Eperm,
+                Arm64SysClone3 => Enosys,
+                Arm64SysClone => Eperm,
+                _ => RetAllow,
+            };
+            Assert.True(expected == Run(Arm64Program, AuditArchAarch64, nr), $"system call {nr}");
+        }
+    }
+
+    [Fact]
+    public void Arm64_clone_is_allowed_exactly_when_it_makes_a_thread()
+    {
+        Assert.Equal(RetAllow, Run(Arm64Program, AuditArchAarch64, Arm64SysClone, ThreadFlags));
+        Assert.Equal(Eperm, Run(Arm64Program, AuditArchAarch64, Arm64SysClone, ForkFlags));
+        Assert.Equal(Eperm, Run(Arm64Program, AuditArchAarch64, Arm64SysClone, SpawnFlags));
+        Gen.ULong.Sample(flags => Run(Arm64Program, AuditArchAarch64, Arm64SysClone, flags) == ((flags & CloneThread) != 0 ? RetAllow : Eperm));
+    }
+
+    [Fact]
+    public void Arm64_program_denies_other_ABIs_whole()
+    {
+        uint[] others = [AuditArchArm, AuditArchX86_64, 0x1234u];
+        Gen.Select(Gen.Int[0, others.Length - 1].Select(i => others[i]), Gen.Int[0, 1023], Gen.ULong)
+            .Sample((arch, nr, arg) => Run(Arm64Program, arch, nr, arg) == Eperm);
     }
 }

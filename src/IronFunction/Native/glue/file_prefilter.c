@@ -108,7 +108,7 @@ static int iron_open_uncovered(const char *path, int flags, unsigned mode, int *
 {
     if (!iron_prefilter.ready || iron_openat2_missing || !iron_openat2_equivalent(flags)) return 0;
     /* a bad pointer is the managed hook's to hand to libc */
-    if ((uintptr_t)path < 4096 || (uintptr_t)path >= (uintptr_t)0x0000800000000000ull) return 0;
+    if (unreadable(path)) return 0;
     /* the bytes judged are the bytes opened: another thread may rewrite the caller's buffer meanwhile */
     char copy[PATH_MAX];
     long n = iron_copy_normal_absolute(path, copy);

@@ -77,6 +77,13 @@ IRON_SHARED void iron_native_resolve(void);
             ".type " #alias ",@function\n"                                              \
             ".set " #alias ", " #target "\n");
 
+#if defined(__aarch64__)
+/* aarch64 assembly: a TLS variable's offset from tpidr_el0 (initial-exec, x86-64's @gottpoff), and a load of a
+   hidden variable into dst through x16 (scratch at a call boundary). */
+#define IRON_A64_TLS_OFFSET(reg, var) "    adrp " reg ", :gottprel:" var "\n    ldr " reg ", [" reg ", #:gottprel_lo12:" var "]\n"
+#define IRON_A64_LOAD(op, dst, var) "    adrp x16, " var "\n    " op " " dst ", [x16, #:lo12:" var "]\n"
+#endif
+
 /* Names whose exported definition is written in C instead of generated (create_child_process, process.c). */
 #define IRON_OWN_fork ~, 1
 #define IRON_OWN__Fork ~, 1
@@ -172,8 +179,13 @@ IRON_SHARED void iron_log_drain(void);
 IRON_SHARED void iron_log_after_fork_child(void);
 IRON_SHARED const char *iron_log_stream_entry(void);
 
-/* A pointer the kernel answers with EFAULT (the first page, kernel space): passed on, never read. */
+/* A pointer the kernel answers with EFAULT (the first page, kernel space): passed on, never read. arm64 user
+   space reaches 2^48 (2^52 with large addresses) and a top-byte tag leaves a pointer valid (Native/Arch.cs). */
+#if defined(__aarch64__)
+static inline int unreadable(const void *p) { return (uintptr_t)p < 4096 || ((uintptr_t)p & 0x00FFFFFFFFFFFFFFULL) >= 0x10000000000000ULL; }
+#else
 static inline int unreadable(const void *p) { return (uintptr_t)p < 4096 || (uintptr_t)p >= 0x800000000000ULL; }
+#endif
 
 /* ---- create_child_process: process.c, process_judge.c, process_environment.c ---- */
 

@@ -148,6 +148,45 @@ __attribute__((visibility("hidden"), used)) void iron_vfork_resumed(int child, i
  * Child: set iron_in_vfork_child, return to the caller. Parent: clear it and report, return.
  * A vfork inside a vfork child is passed straight on.
  */
+#if defined(__aarch64__)
+/* aarch64: the return address is in x30 and glibc's vfork uses no stack, so x30 goes to TLS across the calls */
+__asm__(".text\n"
+        ".globl vfork\n"
+        ".type vfork,@function\n"
+        "vfork:\n"
+        IRON_A64_LOAD("ldrb", "w16", "iron_hooks_ready")
+        "    cbz w16, __wrap_vfork\n"
+        "    mrs x17, tpidr_el0\n"
+        IRON_A64_TLS_OFFSET("x16", "iron_in_vfork_child")
+        "    ldrb w16, [x17, x16]\n"
+        "    cbnz w16, __wrap_vfork\n"
+        IRON_A64_TLS_OFFSET("x16", "iron_vfork_return")
+        "    str x30, [x17, x16]\n"
+        "    bl iron_vfork_prepare\n"
+        "    cbnz w0, 9f\n"
+        IRON_A64_LOAD("ldr", "x16", "iron_native_real_vfork")
+        "    cbnz x16, 1f\n"
+        "    bl iron_native_resolve\n"
+        IRON_A64_LOAD("ldr", "x16", "iron_native_real_vfork")
+        "1:  blr x16\n"
+        "    cbz w0, 2f\n"
+        "    stp x0, xzr, [sp, #-16]!\n"
+        "    mov w1, wzr\n"
+        "    bl iron_vfork_resumed\n"
+        "    ldp x0, xzr, [sp], #16\n"
+        "    b 3f\n"
+        "2:  mrs x17, tpidr_el0\n"
+        IRON_A64_TLS_OFFSET("x16", "iron_in_vfork_child")
+        "    mov w9, #1\n"
+        "    strb w9, [x17, x16]\n"
+        "    b 3f\n"
+        "9:  mov w0, #-1\n"
+        "3:  mrs x17, tpidr_el0\n"
+        IRON_A64_TLS_OFFSET("x16", "iron_vfork_return")
+        "    ldr x30, [x17, x16]\n"
+        "    ret\n"
+        ".size vfork, .-vfork\n");
+#else
 __asm__(".text\n"
         ".globl vfork\n"
         ".type vfork,@function\n"
@@ -188,6 +227,7 @@ __asm__(".text\n"
         "9:  mov $-1, %eax\n"
         "    ret\n"
         ".size vfork, .-vfork\n");
+#endif
 
 /* ---- fork, _Fork, clone ---- */
 

@@ -39,6 +39,33 @@ __attribute__((used)) void iron_native_resolve(void)
 }
 
 /* __wrap_<name>: jump to libc, resolving first (argument registers saved) when not yet resolved. */
+#if defined(__aarch64__)
+/* x0-x7 and v0-v7 carry arguments, x8 an indirect result's address; x16 is scratch at a call boundary */
+#define IRON_WRAP(name)                                                                  \
+    __asm__(".text\n"                                                                    \
+            ".globl __wrap_" #name "\n"                                                  \
+            ".hidden __wrap_" #name "\n"                                                 \
+            ".type __wrap_" #name ",@function\n"                                         \
+            "__wrap_" #name ":\n"                                                        \
+            IRON_A64_LOAD("ldr", "x16", "iron_native_real_" #name)                       \
+            "    cbnz x16, 1f\n"                                                         \
+            "    stp x29, x30, [sp, #-224]!\n"                                           \
+            "    stp x0, x1, [sp, #16]\n    stp x2, x3, [sp, #32]\n"                     \
+            "    stp x4, x5, [sp, #48]\n    stp x6, x7, [sp, #64]\n"                     \
+            "    str x8, [sp, #80]\n"                                                    \
+            "    stp q0, q1, [sp, #96]\n    stp q2, q3, [sp, #128]\n"                    \
+            "    stp q4, q5, [sp, #160]\n    stp q6, q7, [sp, #192]\n"                   \
+            "    bl iron_native_resolve\n"                                               \
+            "    ldp q0, q1, [sp, #96]\n    ldp q2, q3, [sp, #128]\n"                    \
+            "    ldp q4, q5, [sp, #160]\n    ldp q6, q7, [sp, #192]\n"                   \
+            "    ldr x8, [sp, #80]\n"                                                    \
+            "    ldp x0, x1, [sp, #16]\n    ldp x2, x3, [sp, #32]\n"                     \
+            "    ldp x4, x5, [sp, #48]\n    ldp x6, x7, [sp, #64]\n"                     \
+            "    ldp x29, x30, [sp], #224\n"                                             \
+            IRON_A64_LOAD("ldr", "x16", "iron_native_real_" #name)                       \
+            "1:  br x16\n"                                                               \
+            ".size __wrap_" #name ", .-__wrap_" #name "\n");
+#else
 #define IRON_WRAP(name)                                                                  \
     __asm__(".text\n"                                                                    \
             ".globl __wrap_" #name "\n"                                                  \
@@ -54,6 +81,7 @@ __attribute__((used)) void iron_native_resolve(void)
             "    pop %rdx\n    pop %rsi\n    pop %rdi\n"                                 \
             "1:  jmp *iron_native_real_" #name "(%rip)\n"                                \
             ".size __wrap_" #name ", .-__wrap_" #name "\n");
+#endif
 
 /* Per list of hooks (Hooks/<control>.symbols): 0 when nothing in this process can be judged through
    them (their controls are allow), set once at start; their calls then go straight to libc.
@@ -73,6 +101,42 @@ __attribute__((visibility("hidden"))) void iron_native_set_hook_lists(int files,
    the stack stay where they were (r10 and r11 are scratch at a call boundary and carry no argument
    in or result out). The return address is taken back before the mark is cleared: a handler may
    enter a hook of its own right after. */
+#if defined(__aarch64__)
+/* aarch64: the return address is in x30, so arguments on the stack stay where they were by themselves;
+   x16 and x17 are scratch at a call boundary and carry no argument in or result out. */
+#define IRON_EXPORT(name, control)                                                       \
+    __asm__(".text\n"                                                                    \
+            ".globl " #name "\n"                                                         \
+            ".type " #name ",@function\n"                                                \
+            #name ":\n"                                                                  \
+            IRON_A64_LOAD("ldrb", "w16", "iron_hooks_ready")                             \
+            "    cbz w16, __wrap_" #name "\n"                                            \
+            IRON_A64_LOAD("ldrb", "w16", "iron_control_" #control)                       \
+            "    cbz w16, __wrap_" #name "\n"                                            \
+            "    mrs x17, tpidr_el0\n"                                                   \
+            IRON_A64_TLS_OFFSET("x16", "iron_in_vfork_child")                            \
+            "    ldrb w16, [x17, x16]\n"                                                 \
+            "    cbz w16, 2f\n"                                                          \
+            IRON_A64_LOAD("ldrb", "w16", "iron_process_protect_tree")                    \
+            "    cbz w16, __wrap_" #name "\n"                                            \
+            "    b iron_hook_" #name "\n"                                                \
+            "2:\n"                                                                       \
+            IRON_A64_TLS_OFFSET("x16", "iron_hook_frame")                                \
+            "    add x16, x17, x16\n"                                                    \
+            "    ldrb w17, [x16]\n"                                                      \
+            "    cbnz w17, __wrap_" #name "\n"                                           \
+            "    mov w17, #1\n"                                                          \
+            "    strb w17, [x16]\n"                                                      \
+            "    str x30, [x16, #8]\n"                                                   \
+            "    bl iron_hook_" #name "\n"                                               \
+            "    mrs x17, tpidr_el0\n"                                                   \
+            IRON_A64_TLS_OFFSET("x16", "iron_hook_frame")                                \
+            "    add x16, x17, x16\n"                                                    \
+            "    ldr x30, [x16, #8]\n"                                                   \
+            "    strb wzr, [x16]\n"                                                      \
+            "    ret\n"                                                                  \
+            ".size " #name ", .-" #name "\n");
+#else
 #define IRON_EXPORT(name, control)                                                       \
     __asm__(".text\n"                                                                    \
             ".globl " #name "\n"                                                         \
@@ -99,6 +163,7 @@ __attribute__((visibility("hidden"))) void iron_native_set_hook_lists(int files,
             "    movb $0, %fs:(%r11)\n"                                                  \
             "    jmp *%r10\n"                                                            \
             ".size " #name ", .-" #name "\n");
+#endif
 
 #define IRON_EXPORT_UNLESS_OWN_0(name, control) IRON_EXPORT(name, control)
 #define IRON_EXPORT_UNLESS_OWN_1(name, control)

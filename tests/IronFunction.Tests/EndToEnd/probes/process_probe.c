@@ -36,6 +36,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* arm64 has no fork or vfork system call: glibc makes both with clone, and so do the raw forms here */
+#if defined(__aarch64__)
+#define RAW_FORK() syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)
+#else
+#define RAW_FORK() syscall(SYS_fork)
+#endif
+
 extern pid_t __fork(void);
 
 static char **child_env;
@@ -225,7 +232,7 @@ int main(int argc, char **argv)
     else if (strcmp(op, "fork") == 0 || strcmp(op, "_Fork") == 0 || strcmp(op, "__fork") == 0 || strcmp(op, "raw_fork") == 0)
     {
         pid_t pid = strcmp(op, "fork") == 0 ? fork() : strcmp(op, "_Fork") == 0 ? _Fork()
-                  : strcmp(op, "__fork") == 0 ? __fork() : (pid_t)syscall(SYS_fork);
+                  : strcmp(op, "__fork") == 0 ? __fork() : (pid_t)RAW_FORK();
         if (pid == 0) child_body();
         result(pid < 0 ? -1 : 0, errno);
         if (pid > 0) wait_child(pid);
@@ -241,6 +248,18 @@ int main(int argc, char **argv)
     {
         long ret;
         /* the child leaves at once without touching the stack it shares with the parent */
+#if defined(__aarch64__)
+        register long x0 __asm__("x0") = CLONE_VM | CLONE_VFORK | SIGCHLD, x1 __asm__("x1") = 0, x2 __asm__("x2") = 0,
+                      x3 __asm__("x3") = 0, x4 __asm__("x4") = 0, x8 __asm__("x8") = SYS_clone;
+        __asm__ volatile("svc #0\n\t"
+                         "cbnz x0, 1f\n\t"
+                         "mov x8, #93\n\t" /* exit */
+                         "mov x0, #7\n\t"
+                         "svc #0\n"
+                         "1:"
+                         : "+r"(x0) : "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x8) : "memory");
+        ret = x0;
+#else
         __asm__ volatile("syscall\n\t"
                          "test %%rax, %%rax\n\t"
                          "jnz 1f\n\t"
@@ -249,6 +268,7 @@ int main(int argc, char **argv)
                          "syscall\n"
                          "1:"
                          : "=a"(ret) : "a"((long)SYS_vfork) : "rcx", "r11", "rdi", "memory");
+#endif
         result(ret < 0 ? -1 : 0, ret < 0 ? (int)-ret : 0);
         if (ret > 0) wait_child((pid_t)ret);
     }
