@@ -427,3 +427,4 @@ __asm__(".text\n"
         "9:  xor %eax, %eax\n"
         "    ret\n"
         ".size dlmopen, .-dlmopen\n");
+#endif
