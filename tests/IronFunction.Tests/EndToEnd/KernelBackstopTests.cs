@@ -208,14 +208,15 @@ public class PtraceBackstopTests
 
 public class LockedStateTests
 {
-    /// <summary>The review's attack: the exported open's first instruction, cmpb $0, flag(%rip), leads to the ready flag; write 0 there.</summary>
+    /// <summary>The review's attack: a generated export's first instruction, cmpb $0, flag(%rip), leads to the ready flag; write 0 there.
+    /// (The review used open's; open is C now, file_prefilter.c, and creat is still a generated trampoline.)</summary>
     private const string FlagOff = """
         import ctypes, os, sys
         libc = ctypes.CDLL(None)
-        code = ctypes.cast(libc.open, ctypes.POINTER(ctypes.c_ubyte))
-        assert code[0] == 0x80 and code[1] == 0x3d, 'open does not start with cmpb'
+        code = ctypes.cast(libc.creat, ctypes.POINTER(ctypes.c_ubyte))
+        assert code[0] == 0x80 and code[1] == 0x3d, 'creat does not start with cmpb'
         disp = int.from_bytes(bytes(code[i] for i in range(2, 6)), 'little', signed=True)
-        flag = ctypes.cast(libc.open, ctypes.c_void_p).value + 7 + disp
+        flag = ctypes.cast(libc.creat, ctypes.c_void_p).value + 7 + disp
         print('flag', ctypes.c_ubyte.from_address(flag).value, flush=True)
         ctypes.memmove(flag, b'\0', 1)
         print('written', flush=True)

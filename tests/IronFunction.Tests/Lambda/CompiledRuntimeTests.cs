@@ -14,8 +14,8 @@ namespace IronFunction.Tests.Lambda;
 /// <summary>The runtimes of these tests, built once per run into ignored bin/ directories of tests/lambda.</summary>
 public static class CompiledRuntimes
 {
-    private static readonly string JavaDir = Path.Combine(LambdaRuntime.Root, "java");
-    private static readonly string DotnetDir = Path.Combine(LambdaRuntime.Root, "dotnet");
+    private static readonly string JavaDir = Path.Combine(LambdaRuntime.Handlers, "java");
+    private static readonly string DotnetDir = Path.Combine(LambdaRuntime.Handlers, "dotnet");
 
     /// <summary>The bootstrap's classes and the handler's, compiled with javac; the handler also as a jar.</summary>
     private static readonly Lazy<string> JavaBuild = new(() =>
@@ -42,7 +42,7 @@ public static class CompiledRuntimes
     {
         // the test host's MSBuild settings would point a nested build at the test run's own SDK state
         var env = new Dictionary<string, string?> { ["MSBuildExtensionsPath"] = null, ["MSBUILD_EXE_PATH"] = null, ["MSBuildSDKsPath"] = null };
-        var result = Preloaded.RunPlain(program, args, env, cwd: LambdaRuntime.Root, timeoutSeconds: timeoutSeconds);
+        var result = Preloaded.RunPlain(program, args, env, cwd: LambdaRuntime.Handlers, timeoutSeconds: timeoutSeconds);
         if (result.ExitCode != 0) throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed:\n{result}");
     }
 
@@ -54,7 +54,7 @@ public static class CompiledRuntimes
         new("dotnet", Machine.Which("dotnet"), [Path.Combine(DotnetBuild.Value.Bootstrap, "Bootstrap.dll")], DotnetDir, "AWS_Lambda_dotnet8");
 
     public static LambdaRuntime Ruby() =>
-        new("ruby", RubyProgram(), [Path.Combine(LambdaRuntime.Root, "ruby", "bootstrap.rb")], Path.Combine(LambdaRuntime.Root, "ruby"), "AWS_Lambda_ruby3.3");
+        new("ruby", RubyProgram(), [Path.Combine(LambdaRuntime.Handlers, "ruby", "bootstrap.rb")], Path.Combine(LambdaRuntime.Handlers, "ruby"), "AWS_Lambda_ruby3.3");
 
     /// <summary>Debian's ruby, which ./build.sh test installs; missing is a failure, not a skip.</summary>
     public static string RubyProgram()
@@ -104,7 +104,7 @@ public static class CompiledRuntimes
         var dir = Path.Combine(box.Dir, "task");
         Directory.CreateDirectory(dir);
         foreach (var file in new[] { "app.rb", "lazy.rb" })
-            File.Copy(Path.Combine(LambdaRuntime.Root, "ruby", "handler", file), Path.Combine(dir, file));
+            File.Copy(Path.Combine(LambdaRuntime.Handlers, "ruby", "handler", file), Path.Combine(dir, file));
         File.WriteAllText(Path.Combine(dir, "data.txt"), TaskRoot.Data);
         return (dir, Path.Combine(dir, "app.rb"));
     }

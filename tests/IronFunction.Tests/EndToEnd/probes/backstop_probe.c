@@ -12,7 +12,7 @@
  *   backstop_probe spawn PROGRAM ARG...   fork + execv of PROGRAM; prints its output, then "exit=<status>"
  *   backstop_probe ptrace PID             PTRACE_ATTACH, PTRACE_SEIZE and process_vm_writev on PID, one line each
  *   backstop_probe flag-off PATH          writes 0 into the library's ready flag (found through the first instruction of
- *                                         its open: cmpb $0, flag(%rip)) through libc's open of /proc/self/mem, then
+ *                                         a generated export, creat: cmpb $0, flag(%rip)) through libc's open of /proc/self/mem, then
  *                                         open(PATH, O_CREAT)
  */
 #define _GNU_SOURCE
@@ -140,9 +140,10 @@ int main(int argc, char **argv)
     if (!strcmp(what, "flag-off"))
     {
 #ifdef __x86_64__
-        /* the review's attack: the exported open's first instruction is cmpb $0, disp32(%rip) (80 3d disp32 00) */
-        unsigned char *code = dlsym(RTLD_DEFAULT, "open");
-        if (!code || code[0] != 0x80 || code[1] != 0x3d) { printf("setup-failed open does not start with cmpb\n"); return 2; }
+        /* the review's attack: a generated export's first instruction is cmpb $0, disp32(%rip) (80 3d disp32 00);
+           open itself is C now (file_prefilter.c), creat still the generated trampoline */
+        unsigned char *code = dlsym(RTLD_DEFAULT, "creat");
+        if (!code || code[0] != 0x80 || code[1] != 0x3d) { printf("setup-failed creat does not start with cmpb\n"); return 2; }
         int32_t disp;
         memcpy(&disp, code + 2, 4);
         unsigned char *flag = code + 7 + disp;
