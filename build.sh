@@ -43,8 +43,6 @@ publish() {
   dotnet publish src/IronFunction/IronFunction.csproj -c Release -r "$rid" -o "$dist" -nologo -clp:NoSummary -v:q
   rm -f "$dist/lib_iron_function.so.dbg"
   echo "built $dist/lib_iron_function.so"
-  # the tool runs where it is built: for the host's architecture only (a cross build packs with the host's tool)
-  [ "$rid" = "$(rid_of "$HOST_ARCH")" ] || return 0
   # the tool, with what it ships beside the library: the layer's wrapper and default policy
   dotnet publish src/IronFunction.Cli/IronFunction.Cli.csproj -c Release -r "$rid" -o "$dist" -nologo -clp:NoSummary -v:q
   rm -f "$dist/iron-function.dbg"
