@@ -205,12 +205,20 @@ public static class PolicyLoader
         }
 
         /// <summary>read_write_tmp and read_handler: an action string, or {"action": …, "kernel": true|false}.</summary>
-        private PolicyAction FileControl(string control, string path, out bool kernel)
+        private PolicyAction FileControl(string control, string path, out bool kernel) => Control(control, path, null, out kernel);
+
+        /// <summary>outbound_connectivity: an action string, or {"action": …, "exceptions": […]}.</summary>
+        private PolicyAction Outbound(string path, List<NetworkException> exceptions) => Control(OutboundKey, path, exceptions, out _);
+
+        /// <summary>A control's action string or object form: "kernel" for the file controls, "exceptions" (into
+        /// <paramref name="exceptions"/>) for outbound_connectivity.</summary>
+        private PolicyAction Control(string control, string path, List<NetworkException>? exceptions, out bool kernel)
         {
             kernel = false;
+            bool outbound = exceptions != null;
             if (_r.TokenType == JsonTokenType.String) return Action(control, path);
             if (_r.TokenType != JsonTokenType.StartObject)
-                throw Error($"\"{control}\" must be an action string or an object with \"action\" and \"kernel\" but found {Kind()}", path);
+                throw Error($"\"{control}\" must be an action string or an object with \"action\" and \"{(outbound ? "exceptions" : "kernel")}\" but found {Kind()}", path);
 
             long objectAt = _r.TokenStartIndex;
             PolicyAction? action = null;
@@ -226,44 +234,19 @@ public static class PolicyLoader
                 switch (key)
                 {
                     case "action": Next(keyPath); action = Action(control, keyPath); break;
+                    case "exceptions" when outbound: Next(keyPath); Exceptions(keyPath, exceptions!); break;
+                    case "kernel" when outbound:
+                        throw new PolicyError($"\"kernel\" is not available for \"{OutboundKey}\" (it has no kernel backstop)", keyPath, at);
                     case "kernel":
                         Next(keyPath);
                         if (_r.TokenType is not (JsonTokenType.True or JsonTokenType.False))
                             throw Error($"\"kernel\" must be true or false but found {Kind()}", keyPath);
                         kernel = _r.TokenType == JsonTokenType.True;
                         break;
-                    default: throw new PolicyError(UnknownKey(key, FileControlKeys), keyPath, at);
+                    default: throw new PolicyError(UnknownKey(key, outbound ? OutboundKeys : FileControlKeys), keyPath, at);
                 }
             }
             return action ?? throw new PolicyError($"missing key \"action\" in the object form of \"{control}\"", path, objectAt);
-        }
-
-        private PolicyAction Outbound(string path, List<NetworkException> exceptions)
-        {
-            if (_r.TokenType == JsonTokenType.String) return Action(OutboundKey, path);
-            if (_r.TokenType != JsonTokenType.StartObject)
-                throw Error($"\"{OutboundKey}\" must be an action string or an object with \"action\" and \"exceptions\" but found {Kind()}", path);
-
-            long objectAt = _r.TokenStartIndex;
-            PolicyAction? action = null;
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            while (true)
-            {
-                Next(path);
-                if (_r.TokenType == JsonTokenType.EndObject) break;
-                string key = Text(path);
-                string keyPath = PolicyText.Member(path, key);
-                long at = _r.TokenStartIndex;
-                if (!seen.Add(key)) throw new PolicyError($"duplicate key {PolicyText.Quote(key)}", keyPath, at);
-                switch (key)
-                {
-                    case "action": Next(keyPath); action = Action(OutboundKey, keyPath); break;
-                    case "exceptions": Next(keyPath); Exceptions(keyPath, exceptions); break;
-                    case "kernel": throw new PolicyError($"\"kernel\" is not available for \"{OutboundKey}\" (it has no kernel backstop)", keyPath, at);
-                    default: throw new PolicyError(UnknownKey(key, OutboundKeys), keyPath, at);
-                }
-            }
-            return action ?? throw new PolicyError($"missing key \"action\" in the object form of \"{OutboundKey}\"", path, objectAt);
         }
 
         private void Exceptions(string path, List<NetworkException> exceptions)
