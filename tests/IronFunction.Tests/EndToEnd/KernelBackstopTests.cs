@@ -240,6 +240,30 @@ public class LockedStateTests
         Assert.True(run.ExitCode is 139 or -11 or 128 + 11, run.ToString());
     }
 
+    /// <summary>The same attack on dlopen's first instruction, cmpb $0, strip(%rip): the switch that drops RTLD_DEEPBIND where a
+    /// control blocks (a module bound to libc first would call past the hooks).</summary>
+    private const string DeepbindOff = """
+        import ctypes
+        libc = ctypes.CDLL(None)
+        code = ctypes.cast(libc.dlopen, ctypes.POINTER(ctypes.c_ubyte))
+        assert code[0] == 0x80 and code[1] == 0x3d, 'dlopen does not start with cmpb'
+        disp = int.from_bytes(bytes(code[i] for i in range(2, 6)), 'little', signed=True)
+        flag = ctypes.cast(libc.dlopen, ctypes.c_void_p).value + 7 + disp
+        print('switch', ctypes.c_ubyte.from_address(flag).value, flush=True)
+        ctypes.memmove(flag, b'\0', 1)
+        print('written', flush=True)
+        """;
+
+    [Fact]
+    public void Writing_the_deepbind_switch_from_Python_faults()
+    {
+        using var box = new Sandbox();
+        var run = Preloaded.Run(Machine.Python.Value, ["-c", DeepbindOff], box.Policy(Backstop.TmpPlain), TmpProbe.Env);
+        Assert.StartsWith("switch 1", run.Stdout);
+        Assert.DoesNotContain("written", run.Stdout);
+        Assert.True(run.ExitCode is 139 or -11 or 128 + 11, run.ToString());
+    }
+
     [Theory]
     [InlineData(Backstop.TmpPlain)]
     [InlineData("""{"read_write_tmp":"alert"}""")]

@@ -23,6 +23,7 @@ struct iron_locked_state
     unsigned char control_lifecycle;        /* 4 */
     unsigned char control_process;          /* 5 */
     unsigned char actions[4];               /* 6: read_write_tmp, create_child_process, read_handler, outbound_connectivity */
+    unsigned char strip_deepbind;           /* 10: dlopen drops RTLD_DEEPBIND (lookups.c) */
     struct iron_process_config process_cfg; /* 16 */
 };
 
@@ -35,6 +36,7 @@ _Static_assert(offsetof(struct iron_locked_state, control_files) == 2, "iron_con
 _Static_assert(offsetof(struct iron_locked_state, control_network) == 3, "iron_control_network");
 _Static_assert(offsetof(struct iron_locked_state, control_lifecycle) == 4, "iron_control_lifecycle");
 _Static_assert(offsetof(struct iron_locked_state, control_process) == 5, "iron_control_process");
+_Static_assert(offsetof(struct iron_locked_state, strip_deepbind) == 10, "iron_strip_deepbind");
 _Static_assert(offsetof(struct iron_locked_state, process_cfg) == 16, "iron_process_cfg");
 
 #define IRON_LOCKED_NAME(name, offset) \
@@ -45,6 +47,7 @@ IRON_LOCKED_NAME(iron_control_files, 2)
 IRON_LOCKED_NAME(iron_control_network, 3)
 IRON_LOCKED_NAME(iron_control_lifecycle, 4)
 IRON_LOCKED_NAME(iron_control_process, 5)
+IRON_LOCKED_NAME(iron_strip_deepbind, 10)
 IRON_LOCKED_NAME(iron_process_cfg, 16)
 
 /* read_handler's armed flag: written once, at arming, then locked */

@@ -28,8 +28,9 @@ IRON_SHARED void *iron_real_dlsym, *iron_real_dlvsym, *iron_real_dlopen, *iron_r
 extern IRON_SHARED unsigned char iron_control_files;
 /* The managed judge (Hooks/FileHooks.Indirect.cs): 1 to go on, 0 denied with errno EACCES. */
 extern int iron_files_dlopen(const char *path, int dlmopen);
-/* Some control blocks: dlopen drops RTLD_DEEPBIND, which binds a module's own references to libc first. */
-IRON_SHARED unsigned char iron_strip_deepbind;
+/* Some control blocks: dlopen drops RTLD_DEEPBIND, which binds a module's own references to libc first. On the locked
+   page (locked.c): set at start, read-only after it. */
+extern IRON_SHARED unsigned char iron_strip_deepbind;
 
 __attribute__((visibility("hidden"))) void iron_native_set_strip_deepbind(int on) { iron_strip_deepbind = on != 0; }
 
