@@ -33,8 +33,11 @@ public static class CheckCommand
         }
         if (path == null) throw o.Usage("a policy file is required");
         var policy = Validate(path);
-        if (json) WriteJson(Console.Out, path, policy);
-        else Console.Out.Write(Describe(path, policy));
+        var handler = Handler.Of(policy);
+        // a handler that names no file: the library's own warning line, as it would write it at the function's start
+        if (handler is { Files.Count: 0 }) Console.Error.WriteLine("iron-function WRN [handler] " + handler.Warning);
+        if (json) WriteJson(Console.Out, path, policy, handler);
+        else Console.Out.Write(Describe(path, policy) + Describe(handler));
         return Program.Ok;
     }
 
@@ -103,7 +106,40 @@ public static class CheckCommand
         if (p.ApiEndpoint != null) yield return $"the api_endpoint host {p.ApiEndpoint.Host}";
     }
 
-    private static void WriteJson(TextWriter output, string path, EffectivePolicy p)
+    /// <summary>
+    /// What read_handler would protect in the function whose environment this is (_HANDLER, LAMBDA_TASK_ROOT,
+    /// AWS_EXECUTION_ENV, as Lambda sets them): the files that exist, derived as the library derives them; null when
+    /// read_handler is allow or the environment names no handler.
+    /// </summary>
+    public sealed record Handler(string Name, string TaskRoot, string? ExecutionEnv, IReadOnlyList<string> Files, string Warning)
+    {
+        public static Handler? Of(EffectivePolicy p)
+        {
+            var name = Environment.GetEnvironmentVariable("_HANDLER");
+            var taskRoot = Environment.GetEnvironmentVariable("LAMBDA_TASK_ROOT");
+            var env = Environment.GetEnvironmentVariable("AWS_EXECUTION_ENV");
+            if (p.ReadHandler == PolicyAction.Allow || string.IsNullOrEmpty(name) || string.IsNullOrEmpty(taskRoot)) return null;
+            var runtime = HandlerLayout.RuntimeOf(env);
+            var root = Path.GetFullPath(taskRoot);
+            var derived = HandlerFiles.Derive(name, [root], Directory.GetCurrentDirectory(), runtime);
+            var files = derived.Files.Where(File.Exists).ToList();
+            if (HandlerLayout.JavaClassEntry(runtime, name) is { } entry && IronFunction.Lifecycle.HandlerLocator.JarHolding(root, entry) is { } jar)
+                files.Add(jar);
+            return new(name, taskRoot, env, files.Distinct().ToList(), HandlerLayout.NoFileWarning(runtime, name, taskRoot));
+        }
+    }
+
+    private static string Describe(Handler? h)
+    {
+        if (h == null) return "";
+        var sb = new System.Text.StringBuilder();
+        sb.Append($"  read_handler in this environment (_HANDLER={h.Name}, AWS_EXECUTION_ENV={h.ExecutionEnv ?? "(none)"}):\n");
+        foreach (var f in h.Files) sb.Append("    protects ").Append(f).Append('\n');
+        if (h.Files.Count == 0) sb.Append("    protects nothing: ").Append(h.Warning).Append('\n');
+        return sb.ToString();
+    }
+
+    private static void WriteJson(TextWriter output, string path, EffectivePolicy p, Handler? handler = null)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
@@ -120,6 +156,13 @@ public static class CheckCommand
             w.WriteStartArray("always_allowed");
             foreach (var line in AlwaysAllowed(p)) w.WriteStringValue(line);
             w.WriteEndArray();
+            if (handler != null)
+            {
+                w.WriteStartArray("handler_files");
+                foreach (var f in handler.Files) w.WriteStringValue(f);
+                w.WriteEndArray();
+                if (handler.Files.Count == 0) w.WriteString("handler_warning", handler.Warning);
+            }
             w.WriteEndObject();
         }
         output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));

@@ -61,8 +61,7 @@ internal static unsafe class HandlerProtection
             Diagnostics.Debug("handler", $"handler files ({runtime}): {string.Join(", ", [.. files.Files, .. files.PycachePatterns])}");
         // said once, by the first protected process (its descendants inherit the log stream's name): they would only repeat it
         if (!files.Files.Any(File.Exists) && Libc.GetEnv("IRON_FUNCTION_LOG_STREAM") == null)
-            Diagnostics.Warn("handler", $"read_handler: _HANDLER \"{handler}\" names no file of the {Describe(runtime, handler)} " +
-                $"in {taskRoot}; nothing of the handler is protected");
+            Diagnostics.Warn("handler", HandlerLayout.NoFileWarning(runtime, handler, taskRoot));
         if (files.IsEmpty) return;
         s_files = files;
 
@@ -97,14 +96,6 @@ internal static unsafe class HandlerProtection
         }
         return files.WithoutFiles(directories).WithFiles(linked);
     }
-
-    private static string Describe(HandlerRuntime runtime, string handler) => runtime == HandlerRuntime.Unknown
-        ? HandlerLayout.ShapeOf(handler) is var shape && shape != HandlerRuntime.Unknown
-            ? $"{Name(shape)} handler (and no bootstrap)"
-            : "custom runtime (no bootstrap either)"
-        : $"{Name(runtime)} runtime";
-
-    private static string Name(HandlerRuntime runtime) => runtime == HandlerRuntime.DotNet ? ".NET" : runtime.ToString();
 
     /// <summary>
     /// Children learn from <see cref="LoadedVariable"/> whether the handler is loaded: kept in every new

@@ -32,6 +32,19 @@ public static class HandlerLayout
 {
     public const string Bootstrap = "bootstrap";
 
+    /// <summary>The one warning line (without its "iron-function WRN [handler]" prefix) for a handler that names no file:
+    /// the library's at start, and iron-function check's when given the function's environment.</summary>
+    public static string NoFileWarning(HandlerRuntime runtime, string handler, string taskRoot) =>
+        $"read_handler: _HANDLER \"{handler}\" names no file of the {Describe(runtime, handler)} in {taskRoot}; nothing of the handler is protected";
+
+    private static string Describe(HandlerRuntime runtime, string handler) => runtime == HandlerRuntime.Unknown
+        ? ShapeOf(handler) is var shape && shape != HandlerRuntime.Unknown
+            ? $"{Name(shape)} handler (and no bootstrap)"
+            : "custom runtime (no bootstrap either)"
+        : $"{Name(runtime)} runtime";
+
+    private static string Name(HandlerRuntime runtime) => runtime == HandlerRuntime.DotNet ? ".NET" : runtime.ToString();
+
     /// <summary>Extensions tried for the file part of a handler of unknown runtime; "" is the bare name Node tries first.</summary>
     public static readonly string[] ScriptExtensions = ["", ".js", ".mjs", ".cjs", ".rb", ".sh", ".php", ".pl"];
 

@@ -23,6 +23,36 @@ public sealed class CheckCommandTests
     }
 
     [Fact]
+    public void GivenTheFunctionsEnvironmentItNamesTheFilesReadHandlerProtects()
+    {
+        using var box = new Sandbox();
+        var task = Path.GetDirectoryName(box.File("task/app.py", "def handler(e, c): return 1\n"))!;
+        box.File("task/other.py", "");
+        var env = new Dictionary<string, string?> { ["_HANDLER"] = "app.handler", ["LAMBDA_TASK_ROOT"] = task, ["AWS_EXECUTION_ENV"] = "AWS_Lambda_python3.12" };
+        var r = IronTool.Run(["check", "--json", box.Policy("""{"read_handler":"block"}""")], env: env);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.Equal([Path.Combine(task, "app.py")], doc.RootElement.GetProperty("handler_files").EnumerateArray().Select(e => e.GetString()!).ToArray());
+        Assert.Equal("", r.Stderr);
+    }
+
+    [Fact]
+    public void AHandlerThatNamesNoFileGetsTheLibrarysOwnWarningLine()
+    {
+        using var box = new Sandbox();
+        var task = Path.Combine(box.Dir, "task");
+        Directory.CreateDirectory(task);
+        var env = new Dictionary<string, string?> { ["_HANDLER"] = "example.Handler::handleRequest", ["LAMBDA_TASK_ROOT"] = task, ["AWS_EXECUTION_ENV"] = "AWS_Lambda_java21" };
+        var policy = box.Policy("""{"read_handler":"block"}""");
+        var r = IronTool.Run(["check", policy], env: env);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var library = Preloaded.Run("/bin/true", [], policy, env);
+        var expected = Assert.Single(library.Stderr.Split('\n'), l => l.StartsWith("iron-function WRN [handler]", StringComparison.Ordinal));
+        Assert.Equal(expected, r.Stderr.TrimEnd('\n'));
+        Assert.Contains("protects nothing", r.Stdout);
+    }
+
+    [Fact]
     public void NormalisesExceptionsAndActions()
     {
         using var box = new Sandbox();
