@@ -116,6 +116,9 @@ def run(server, work):
             outcome = "allowed"
         expected = {"block": "blocked", "alert": "allowed", "allow": "allowed"}[action]
         note = "%s %s" % (e["action"], e["what"]) if e else ("none (loopback is always allowed)" if loopback else "none")
+        if e and a["key"] == "create_child_process" and not e["what"].endswith("/" + a["target"]):
+            # the process was stopped at its fork, before the program was named: the event names the forking program
+            note = "%s %s (its fork, before %s)" % (e["action"], os.path.basename(e["what"]), a["target"])
         if outcome.split(" ")[0] != expected or (e is None) != (action == "allow"):
             failures.append("%s: %s with %s, the policy says %s" % (a["what"], outcome, "an event" if e else "no event", action))
         rows.append((a["what"], a["key"], outcome, note))
@@ -126,7 +129,9 @@ def run(server, work):
     if answer.get("total") is None:
         failures.append("the function's real work did not return a total")
 
-    print("\niron-function learn on these events (the policy that would have allowed all of it; the evidence on stderr):\n")
+    print("\niron-function learn on these events: the policy that would have allowed everything seen, the attack included.\n"
+          "learn is meant for a function's own traffic in alert mode; a person reviewing this proposal would refuse every\n"
+          "exception in it (an exfiltration host, a bare address, the instance metadata service). The evidence follows it.\n")
     sys.stdout.flush()
     learn = subprocess.run([TOOL, "learn", events_file], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     print(learn.stdout.rstrip())

@@ -138,7 +138,7 @@ static unsigned iron_open_mode(int flags, va_list ap)
 
 /* As the generated trampoline (trampolines.c): libc before the start, while the file hooks are idle, on a marked thread,
    and in a vfork child unless the tree is protected; else the prefilter, then the managed hook with the thread marked. */
-#define IRON_OPEN_BODY(name, hook_call, real_call, path)                                  \
+#define IRON_OPEN_BODY(hook_call, real_call, path)                                  \
     if (!iron_hooks_ready || !iron_control_files) return real_call;                      \
     if (iron_in_vfork_child) return iron_process_protect_tree ? hook_call : real_call;   \
     if (iron_hook_frame.active) return real_call;                                        \
@@ -152,7 +152,7 @@ int open(const char *path, int flags, ...)
     va_start(ap, flags);
     unsigned mode = iron_open_mode(flags, ap);
     va_end(ap);
-    IRON_OPEN_BODY(open, iron_hook_open(path, flags, mode), REAL(open)(path, flags, mode), path)
+    IRON_OPEN_BODY(iron_hook_open(path, flags, mode), REAL(open)(path, flags, mode), path)
 }
 
 int open64(const char *path, int flags, ...)
@@ -161,7 +161,7 @@ int open64(const char *path, int flags, ...)
     va_start(ap, flags);
     unsigned mode = iron_open_mode(flags, ap);
     va_end(ap);
-    IRON_OPEN_BODY(open64, iron_hook_open64(path, flags, mode), REAL(open64)(path, flags, mode), path)
+    IRON_OPEN_BODY(iron_hook_open64(path, flags, mode), REAL(open64)(path, flags, mode), path)
 }
 
 /* dirfd does not matter to an absolute path, the only kind the prefilter takes */
@@ -171,7 +171,7 @@ int openat(int dirfd, const char *path, int flags, ...)
     va_start(ap, flags);
     unsigned mode = iron_open_mode(flags, ap);
     va_end(ap);
-    IRON_OPEN_BODY(openat, iron_hook_openat(dirfd, path, flags, mode), REAL(openat)(dirfd, path, flags, mode), path)
+    IRON_OPEN_BODY(iron_hook_openat(dirfd, path, flags, mode), REAL(openat)(dirfd, path, flags, mode), path)
 }
 
 int openat64(int dirfd, const char *path, int flags, ...)
@@ -180,7 +180,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
     va_start(ap, flags);
     unsigned mode = iron_open_mode(flags, ap);
     va_end(ap);
-    IRON_OPEN_BODY(openat64, iron_hook_openat64(dirfd, path, flags, mode), REAL(openat64)(dirfd, path, flags, mode), path)
+    IRON_OPEN_BODY(iron_hook_openat64(dirfd, path, flags, mode), REAL(openat64)(dirfd, path, flags, mode), path)
 }
 
 /* libc's other names of these functions (Hooks/libc.aliases: __open, __open64) */
