@@ -43,6 +43,10 @@ publish() {
   dotnet publish src/IronFunction/IronFunction.csproj -c Release -r "$rid" -o "$dist" -nologo -clp:NoSummary -v:q
   rm -f "$dist/lib_iron_function.so.dbg"
   echo "built $dist/lib_iron_function.so"
+  # the library's log formatter, loaded beside it at its first log message (src/IronFunction.Log)
+  dotnet publish src/IronFunction.Log/IronFunction.Log.csproj -c Release -r "$rid" -o "$dist" -nologo -clp:NoSummary -v:q
+  rm -f "$dist/lib_iron_function_log.so.dbg"
+  echo "built $dist/lib_iron_function_log.so"
   # the tool, with what it ships beside the library: the layer's wrapper and default policy
   dotnet publish src/IronFunction.Cli/IronFunction.Cli.csproj -c Release -r "$rid" -o "$dist" -nologo -clp:NoSummary -v:q
   rm -f "$dist/iron-function.dbg"
@@ -64,7 +68,7 @@ publish_arm64_for_tests() {
   if cross_tools; then
     publish linux-arm64 "$dist"
   else
-    rm -f "$dist/lib_iron_function.so"
+    rm -f "$dist/lib_iron_function.so" "$dist/lib_iron_function_log.so"
     echo "the arm64 suites will skip: no cross toolchain" >&2
   fi
 }

@@ -6,15 +6,15 @@ using IronFunction.Policy;
 
 namespace IronFunction.Cli;
 
-/// <summary>layer: the Lambda layer zip, iron-function/{lib_iron_function.so, wrapper, policy.json, manifest.json}; the policy is checked first.</summary>
+/// <summary>layer: the Lambda layer zip, iron-function/{lib_iron_function.so, lib_iron_function_log.so, wrapper, policy.json, manifest.json}; the policy is checked first.</summary>
 public static class LayerCommand
 {
     public const string Help = """
         usage: iron-function layer [--policy P] [--arch x86_64|arm64] [-o ZIP]
 
-        Packs the Lambda layer: iron-function/lib_iron_function.so, wrapper, policy.json and
-        manifest.json (version, architecture, sha256 of the library, the newest glibc version it
-        needs). Lambda extracts it to /opt; set AWS_LAMBDA_EXEC_WRAPPER=/opt/iron-function/wrapper.
+        Packs the Lambda layer: iron-function/lib_iron_function.so, lib_iron_function_log.so (its log
+        formatter), wrapper, policy.json and manifest.json (version, architecture, sha256 of the library,
+        the newest glibc version they need). Lambda extracts it to /opt; set AWS_LAMBDA_EXEC_WRAPPER=/opt/iron-function/wrapper.
         The policy is checked first as the library checks it: a policy it would refuse is not packed.
 
           --policy P   the layer's policy (default: the repository's layer/policy.json, alert on every control)
@@ -50,15 +50,23 @@ public static class LayerCommand
         var elf = Elf.Machine(bytes);
         if (elf != (arch == "x86_64" ? Elf.X86_64 : Elf.Aarch64))
             throw new FailedException($"{library} is not an {arch} library");
+        // the log formatter the library loads beside itself at its first log message
+        var logImage = Path.Combine(Path.GetDirectoryName(library)!, "lib_iron_function_log.so");
+        if (!File.Exists(logImage))
+            throw new FailedException($"no {arch} log image at {logImage}: build it first ({(arch == "arm64" ? "./build.sh --arch arm64 build" : "./build.sh build")})");
+        var logBytes = File.ReadAllBytes(logImage);
+        if (Elf.Machine(logBytes) != elf)
+            throw new FailedException($"{logImage} is not an {arch} library");
         var wrapper = Product.Wrapper;
         output = Path.GetFullPath(output ?? $"iron-function-layer-{arch}.zip");
 
-        var manifest = Manifest(arch, PolicyDigest.Of(bytes), Elf.NewestGlibc(bytes));
+        var manifest = Manifest(arch, PolicyDigest.Of(bytes), Newer(Elf.NewestGlibc(bytes), Elf.NewestGlibc(logBytes)));
         var partial = output + ".partial";
         using (var zip = ZipFile.Open(partial, ZipArchiveMode.Create))
         {
             // each file's mode is recorded: the wrapper stays executable in /opt
             Add(zip, "iron-function/lib_iron_function.so", bytes, 0b110_100_100);
+            Add(zip, "iron-function/lib_iron_function_log.so", logBytes, 0b110_100_100);
             Add(zip, "iron-function/wrapper", File.ReadAllBytes(wrapper), 0b111_101_101);
             Add(zip, "iron-function/policy.json", File.ReadAllBytes(policy), 0b110_100_100);
             Add(zip, "iron-function/manifest.json", Encoding.UTF8.GetBytes(manifest), 0b110_100_100);
@@ -76,6 +84,9 @@ public static class LayerCommand
         using var s = entry.Open();
         s.Write(content);
     }
+
+    private static string? Newer(string? a, string? b) =>
+        a == null ? b : b == null ? a : Version.Parse(a["GLIBC_".Length..]) >= Version.Parse(b["GLIBC_".Length..]) ? a : b;
 
     private static string Manifest(string arch, string sha256, string? glibc)
     {

@@ -1,23 +1,26 @@
 using System.Runtime.CompilerServices;
+using System.Text;
 using IronFunction.Rules;
 using Microsoft.Extensions.Logging;
-using Serilog;
-using Serilog.Extensions.Logging;
 
 namespace IronFunction.Lifecycle;
 
 /// <summary>
-/// The library's own log (not events): Microsoft.Extensions.Logging over a Serilog console sink on
-/// stderr, levels from IRON_LOG in RUST_LOG style. Nothing is built until a message passes its level,
-/// so a quiet process pays nothing for it.
+/// The library's own log (not events), levels from IRON_LOG in RUST_LOG style. A message that passes its level is
+/// formatted by Microsoft.Extensions.Logging over a Serilog console sink in a second image, loaded at the first such
+/// message (src/IronFunction.Log, Native/glue/log_image.c): a quiet process pays nothing for either, and this image
+/// stays small. Where that image cannot be loaded, the line is written here in the same format: no message is lost.
 /// </summary>
 internal static class Diagnostics
 {
     private static LogLevelSpec s_levels = LogLevelSpec.Parse(null);
-    private static ILoggerFactory? s_factory;
-    private static readonly object s_gate = new();
+    private static byte[] s_levelText = [];
 
-    public static void Configure(LogLevelSpec levels) => s_levels = levels;
+    public static void Configure(string? levelText)
+    {
+        s_levels = LogLevelSpec.Parse(levelText);
+        s_levelText = Encoding.UTF8.GetBytes(levelText ?? "");
+    }
 
     public static bool IsEnabled(string area, LogLevel level) => level >= s_levels.For(area) && level != LogLevel.None;
 
@@ -60,8 +63,8 @@ internal static class Diagnostics
         {
             try
             {
-                // a pre-formatted message: braces in paths must not be read as a template
-                Factory().CreateLogger(area).Log(level, default, message, null, static (m, _) => m);
+                if (Native.Glue.LogImageWrite(s_levelText, area, (int)level, message)) return;
+                Native.Glue.LogLine(Encoding.UTF8.GetBytes($"iron-function {Abbreviation(level)} [{area}] {message}\n"));
             }
             catch
             {
@@ -70,64 +73,14 @@ internal static class Diagnostics
         }
     }
 
-    private static ILoggerFactory Factory()
+    /// <summary>The level as the log image's template writes it ({Level:u3} of Serilog's level for it).</summary>
+    internal static string Abbreviation(LogLevel level) => level switch
     {
-        if (s_factory != null) return s_factory;
-        lock (s_gate)
-        {
-            if (s_factory != null) return s_factory;
-            // the console sink writes to Console.Error: in this library's runtime, that is the log stream
-            Console.SetError(new LogStreamWriter());
-            var serilog = new LoggerConfiguration()
-                .MinimumLevel.Verbose()
-                .WriteTo.Console(
-                    outputTemplate: "iron-function {Level:u3} [{SourceContext}] {Message:l}{NewLine}{Exception}",
-                    standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose,
-                    theme: Serilog.Sinks.SystemConsole.Themes.ConsoleTheme.None)
-                .CreateLogger();
-            var filters = new LoggerFilterOptions { MinLevel = s_levels.Default };
-            foreach (var (area, level) in s_levels.Areas) filters.Rules.Add(new LoggerFilterRule(null, area, level, null));
-            s_factory = new LoggerFactory([new SerilogLoggerProvider(serilog, dispose: true)], filters);
-            return s_factory;
-        }
-    }
-}
-
-/// <summary>Console.Error of the library's runtime: whole lines to the log stream (Native/glue/log_stream.c), never the host's stderr of the moment.</summary>
-internal sealed class LogStreamWriter : TextWriter
-{
-    private readonly System.Text.StringBuilder _line = new();
-
-    public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
-
-    public override void Write(char value)
-    {
-        lock (_line)
-        {
-            _line.Append(value);
-            if (value == '\n') Emit();
-        }
-    }
-
-    public override void Write(string? value)
-    {
-        if (value == null) return;
-        lock (_line)
-        {
-            _line.Append(value);
-            if (value.Contains('\n')) Emit();
-        }
-    }
-
-    public override void Flush()
-    {
-        lock (_line) Emit();
-    }
-
-    private void Emit()
-    {
-        if (_line.Length == 0) return;
-        Native.Glue.LogLine(System.Text.Encoding.UTF8.GetBytes(_line.ToString()));
-        _line.Clear();
-    }
+        LogLevel.Trace => "VRB",
+        LogLevel.Debug => "DBG",
+        LogLevel.Information => "INF",
+        LogLevel.Warning => "WRN",
+        LogLevel.Error => "ERR",
+        _ => "FTL",
+    };
 }

@@ -47,7 +47,7 @@ internal static class Startup
         {
             if (s_policy != null) return s_policy;
             using var _ = ReentrancyGuard.Enter();
-            Diagnostics.Configure(LogLevelSpec.Parse(Libc.GetEnv("IRON_LOG")));
+            Diagnostics.Configure(Libc.GetEnv("IRON_LOG"));
             Real.Resolve();
 
             EffectivePolicy policy;

@@ -31,6 +31,20 @@ internal static partial class Glue
         fixed (byte* p = line) NativeLogLine(p, (nuint)line.Length);
     }
 
+    /// <summary>
+    /// One of the library's own messages, formatted by the log image (loaded at the first call) and written to the
+    /// log stream. False when there is no image beside the library or it failed: the caller writes the line itself.
+    /// </summary>
+    public static unsafe bool LogImageWrite(ReadOnlySpan<byte> levels, string area, int level, string message)
+    {
+        var areaBytes = System.Text.Encoding.UTF8.GetBytes(area);
+        var messageBytes = System.Text.Encoding.UTF8.GetBytes(message);
+        fixed (byte* l = levels)
+        fixed (byte* a = areaBytes)
+        fixed (byte* m = messageBytes)
+            return NativeLogImageWrite(l, (nuint)levels.Length, a, (nuint)areaBytes.Length, level, m, (nuint)messageBytes.Length) == 0;
+    }
+
     /// <summary>In the log stream's owner: the lines its descendants sent so far are written out now.</summary>
     public static void LogDrain() => NativeLogDrain();
 
@@ -39,6 +53,10 @@ internal static partial class Glue
 
     [LibraryImport("iron_glue", EntryPoint = "iron_log_line")]
     private static unsafe partial void NativeLogLine(byte* line, nuint length);
+
+    [LibraryImport("iron_glue", EntryPoint = "iron_log_image_write")]
+    private static unsafe partial int NativeLogImageWrite(byte* levels, nuint levelsLength, byte* area, nuint areaLength, int level,
+                                                          byte* message, nuint messageLength);
 
     [LibraryImport("iron_glue", EntryPoint = "iron_log_drain")]
     private static partial void NativeLogDrain();

@@ -23,24 +23,26 @@ public class LayerTests
     }
 
     [Fact]
-    public void The_zip_holds_the_library_the_wrapper_and_the_policy()
+    public void The_zip_holds_the_library_its_log_image_the_wrapper_and_the_policy()
     {
         using var box = new Sandbox();
         var wrapper = Install(box, HandlerRuns.Block);
         var dir = Path.GetDirectoryName(wrapper)!;
-        Assert.Equal(["lib_iron_function.so", "manifest.json", "policy.json", "wrapper"],
+        Assert.Equal(["lib_iron_function.so", "lib_iron_function_log.so", "manifest.json", "policy.json", "wrapper"],
             Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         // the manifest: the library's digest as sha256sum gives it, and the newest glibc symbol version it needs
         using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")));
         var m = manifest.RootElement;
         Assert.Equal("x86_64", m.Str("architecture"));
         Assert.Equal(Preloaded.RunPlain("sha256sum", [Machine.Library]).Stdout.Split(' ')[0], m.Str("library_sha256"));
-        var glibc = Preloaded.RunPlain("objdump", ["-T", Machine.Library]).Stdout.Split('\n')
+        var logImage = Path.Combine(Path.GetDirectoryName(Machine.Library)!, "lib_iron_function_log.so");
+        var glibc = new[] { Machine.Library, logImage }.SelectMany(f => Preloaded.RunPlain("objdump", ["-T", f]).Stdout.Split('\n'))
             .SelectMany(l => System.Text.RegularExpressions.Regex.Matches(l, @"GLIBC_([0-9.]+)").Select(x => Version.Parse(x.Groups[1].Value)))
             .Max();
         Assert.Equal($"GLIBC_{glibc}", m.Str("glibc_required"));
         Assert.Equal(Preloaded.RunPlain(Cli.IronTool.Path, ["--version"]).Stdout.Trim(), $"iron-function {m.Str("version")}");
         Assert.Equal(File.ReadAllBytes(Machine.Library), File.ReadAllBytes(Path.Combine(dir, "lib_iron_function.so")));
+        Assert.Equal(File.ReadAllBytes(logImage), File.ReadAllBytes(Path.Combine(dir, "lib_iron_function_log.so")));
         Assert.Equal(HandlerRuns.Block, File.ReadAllText(Path.Combine(dir, "policy.json")));
         Assert.True(File.GetUnixFileMode(wrapper).HasFlag(UnixFileMode.UserExecute), "the wrapper lost its execute bit");
     }

@@ -21,6 +21,7 @@
  *   process_files.c       16. the files process creation reads: posix_spawn file actions, the program an exec runs
  *   landlock.c            17. "kernel": true on the file controls: Landlock layers on every thread
  *   locked.c              18. the state that decides whether a hook judges, on a page made read-only after start
+ *   log_image.c           19. the library's own messages, formatted by a second image loaded at the first one
  *
  * Every generic trampoline is a tail jump, so it forwards any signature, variadic ones included.
  */
