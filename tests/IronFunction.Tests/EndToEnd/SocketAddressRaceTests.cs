@@ -27,14 +27,20 @@ public class SocketAddressRaceTests
         }
         Assert.True(Counts(plain)["blocked_reached"] + Counts(plain)["udp_blocked"] > 0, plain.ToString());
 
-        var block = NetNamespace.Run(box, NetNamespace.BlockPolicy, SocketProbe.Exe.Value, [Command]);
-        var with = Counts(block);
-        Assert.Equal(0, with["blocked_reached"]);
-        Assert.Equal(0, with["udp_blocked"]);
+        // every run: nothing reached the blocked address; until one run where the flip was seen by a judgement too
+        NamespaceRun block = null!;
+        IReadOnlyList<string> denied = [];
+        for (int run = 0; run < 3 && denied.Count == 0; run++)
+        {
+            block = NetNamespace.Run(box, NetNamespace.BlockPolicy, SocketProbe.Exe.Value, [Command]);
+            var with = Counts(block);
+            Assert.Equal(0, with["blocked_reached"]);
+            Assert.Equal(0, with["udp_blocked"]);
+            Assert.True(with["allowed_reached"] + with["udp_allowed"] > 0, block.ToString());
+            denied = block.Events("block").ToList();
+        }
         // both addresses were judged: some calls went, the others were denied (and reported) with the blocked address
-        Assert.True(with["allowed_reached"] + with["udp_allowed"] > 0, block.ToString());
-        var denied = block.Events("block");
-        Assert.NotEmpty(denied);
+        Assert.True(denied.Count > 0, block.ToString());
         Assert.All(denied, w => Assert.StartsWith("203.0.113.7:", w));
     }
 }

@@ -19,7 +19,11 @@ public class LayerTests
         Assert.True(packed.ExitCode == 0, packed.ToString());
         var opt = Path.Combine(box.Dir, "opt");
         ZipFile.ExtractToDirectory(zip, opt);
-        return Path.Combine(opt, "iron-function", "wrapper");
+        var wrapper = Path.Combine(opt, "iron-function", "wrapper");
+        // a process the test host forks meanwhile (parallel tests) holds the just-written file open until its exec:
+        // executing it fails with ETXTBSY until then, as a runtime's bootstrap would here; wait that out
+        for (int i = 0; i < 100 && Preloaded.RunPlain(wrapper, ["/bin/true"]).ExitCode != 0; i++) Thread.Sleep(20);
+        return wrapper;
     }
 
     [Fact]
