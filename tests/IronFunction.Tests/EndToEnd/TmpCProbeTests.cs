@@ -473,6 +473,7 @@ public sealed class SpellFixture : IDisposable
         File.CreateSymbolicLink(Path.Combine(D, "rl"), Path.GetRelativePath(D, Path.Combine(T, "x")));
         File.CreateSymbolicLink(Path.Combine(D, "dang"), Path.Combine(T, "newfile"));
         Directory.CreateDirectory(Path.Combine(D, "plain"));
+        Directory.CreateDirectory(Path.Combine(D, "plain-and-longer"));
         TmpProbe.WriteFile(Path.Combine(D, "plain", "file"), "plain\n");
         Directory.CreateDirectory(Path.Combine(D, "tmp"));
         File.CreateSymbolicLink(Path.Combine(T, "out"), Path.Combine(D, "plain", "file"));
@@ -503,6 +504,9 @@ public class TmpCProbeSpellingTests
         S("dot components", f => ["open", $"/tmp/./{f.TName}/./x"], X),
         S("dot-dot from /usr", f => ["open", $"/usr/../tmp/{f.TName}/x"], X),
         S("dot-dot over a missing directory", f => ["open", $"/tmp/nonexistent/../{f.TName}/x"], X),
+        // the prefilter scans 16 bytes at a time: a ".." past the first block, at two offsets 11 bytes apart
+        S("dot-dot past the first 16 bytes", f => ["open", $"{f.D}/plain/../{Path.GetRelativePath(f.D, X(f))}"], X),
+        S("dot-dot 11 bytes further", f => ["open", $"{f.D}/plain-and-longer/../{Path.GetRelativePath(f.D, X(f))}"], X),
         S("/tmp itself", f => ["--oflags", "RDONLY|DIRECTORY", "open", "/tmp"], f => "/tmp"),
         S("/tmp/ with a trailing slash", f => ["--oflags", "RDONLY|DIRECTORY", "open", "/tmp/"], f => "/tmp"),
         S("/tmp/. (opendir)", f => ["opendir", "/tmp/."], f => "/tmp", kind: "ptr"),

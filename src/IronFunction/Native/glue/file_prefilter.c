@@ -68,25 +68,82 @@ static int iron_openat2_equivalent(int flags)
     return 1;
 }
 
-/* Copies the path into copy (PATH_MAX bytes) while checking that it is absolute and every component a plain name, so that
-   its lexical target is the path itself; its length, or -1 (not normal, or too long). One pass, each byte read once from
-   the caller's buffer (another thread may be rewriting it) and every check made on the copy. */
-static long iron_copy_normal_absolute(const char *p, char *copy)
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "lane i of a block is the byte at offset i");
+/* 16 bytes (SSE2 on x86-64, NEON on arm64, both always there) */
+typedef char iron_block __attribute__((vector_size(16), may_alias));
+/* PATH_MAX bytes from any alignment */
+#define IRON_COPY_BLOCKS ((PATH_MAX + 15) / 16 + 1)
+
+/* Bit i set when lane i of m (each lane 0 or -1) is. */
+static inline unsigned iron_lane_bits(iron_block m)
 {
-    if ((copy[0] = p[0]) != '/') return -1;
-    long start = 1; /* where the current component starts */
-    for (long i = 1; i < PATH_MAX; i++)
+#if defined(__x86_64__)
+    return (unsigned)__builtin_ia32_pmovmskb128(m);
+#else
+    /* each byte's top bit, gathered into the top byte by one multiplication per half */
+    typedef uint64_t iron_halves __attribute__((vector_size(16), may_alias));
+    iron_halves h = (iron_halves)m & 0x8080808080808080ULL;
+    return (unsigned)((h[0] * 0x0002040810204081ULL) >> 56) | (unsigned)((h[1] * 0x0002040810204081ULL) >> 56) << 8;
+#endif
+}
+
+/* Copies the path into blocks, 16 bytes at a time: where the copy starts in them (its length in *n), or NULL when there is no
+   NUL within PATH_MAX bytes. Each byte is read once from the caller's buffer (another thread may be rewriting it), in
+   aligned blocks, which never cross into the next page; every check is made on the copy. *suspect is set when some '/' is
+   followed by '/', '.' or the end: a component may then be empty, "." or "..", which iron_plain_components decides. */
+static const char *iron_copy_path(const char *p, iron_block *blocks, long *n, int *suspect)
+{
+    unsigned skip = (uintptr_t)p & 15;
+    const iron_block *from = (const iron_block *)((uintptr_t)p - skip);
+    unsigned inside = ~0u << skip, carry = 0, hits = 0;
+    for (long i = 0; i < IRON_COPY_BLOCKS; i++, inside = ~0u)
     {
-        char c = copy[i] = p[i];
-        if (c != '/' && c != 0) continue;
-        long length = i - start;
-        /* "//" or a trailing "/" (but "/" itself), "." and ".." */
-        if (length == 0 && !(c == 0 && i == 1)) return -1;
-        if (copy[start] == '.' && (length == 1 || (length == 2 && copy[start + 1] == '.'))) return -1;
-        if (c == 0) return i;
-        start = i + 1;
+        iron_block v = blocks[i] = from[i];
+        unsigned nul = iron_lane_bits(v == 0) & inside;
+        if (nul) inside &= nul ^ (nul - 1); /* up to the first NUL */
+        unsigned slashes = iron_lane_bits(v == '/') & inside;
+        unsigned ends = iron_lane_bits((v | 1) == '/') | nul; /* '.', '/' or the NUL */
+        hits |= ((slashes << 1) | carry) & ends & inside;
+        carry = slashes >> 15;
+        if (nul)
+        {
+            *n = 16 * i + __builtin_ctz(nul) - skip;
+            *suspect = hits != 0;
+            return *n < PATH_MAX ? (const char *)blocks + skip : NULL;
+        }
     }
-    return -1;
+    return NULL;
+}
+
+/* Every component of the copy (absolute, n bytes) is a plain name: none empty, "." or "..", but "/" itself. */
+static int iron_plain_components(const char *c, long n)
+{
+    if (n == 1) return 1;
+    for (long i = 0; i < n; i++)
+    {
+        if (c[i] != '/') continue;
+        const char *q = c + i + 1;
+        if (q[0] == '.') q += q[1] == '.' ? 2 : 1;
+        if (q[0] == '/' || q[0] == 0) return 0;
+    }
+    return 1;
+}
+
+/* openat2(AT_FDCWD, path, how, size) without libc's errno: its result, or -errno. */
+static inline long iron_openat2(const char *path, const void *how, size_t size)
+{
+#if defined(__aarch64__)
+    register long x8 __asm__("x8") = SYS_openat2, x0 __asm__("x0") = AT_FDCWD, x1 __asm__("x1") = (long)path,
+                  x2 __asm__("x2") = (long)how, x3 __asm__("x3") = (long)size;
+    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+#else
+    long r;
+    register long r10 __asm__("r10") = (long)size;
+    __asm__ volatile("syscall" : "=a"(r) : "0"((long)SYS_openat2), "D"((long)AT_FDCWD), "S"(path), "d"(how), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return r;
+#endif
 }
 
 static int iron_under_a_root(const char *p, size_t n)
@@ -110,23 +167,24 @@ static int iron_open_uncovered(const char *path, int flags, unsigned mode, int *
     /* a bad pointer is the managed hook's to hand to libc */
     if (unreadable(path)) return 0;
     /* the bytes judged are the bytes opened: another thread may rewrite the caller's buffer meanwhile */
-    char copy[PATH_MAX];
-    long n = iron_copy_normal_absolute(path, copy);
-    if (n < 0 || iron_under_a_root(copy, (size_t)n)) return 0;
+    iron_block blocks[IRON_COPY_BLOCKS];
+    long n;
+    int suspect;
+    const char *copy = iron_copy_path(path, blocks, &n, &suspect);
+    /* normal: absolute and every component a plain name, so that its lexical target is the path itself */
+    if (!copy || copy[0] != '/' || (suspect && !iron_plain_components(copy, n)) || iron_under_a_root(copy, (size_t)n))
+        return 0;
     struct { unsigned long long flags, mode, resolve; } how = {
         (unsigned)(flags | O_LARGEFILE),
         (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? mode & 07777 : 0,
         0x04 /* RESOLVE_NO_SYMLINKS */,
     };
-    int saved = errno;
-    long fd = syscall(SYS_openat2, AT_FDCWD, copy, &how, sizeof how);
-    if (fd >= 0) { errno = saved; *result = (int)fd; return 1; }
-    int error = errno;
-    errno = saved;
-    if (error == ENOSYS) { iron_openat2_missing = 1; return 0; }
+    long fd = iron_openat2(copy, &how, sizeof how);
+    if (fd >= 0) { *result = (int)fd; return 1; }
+    if (fd == -ENOSYS) { iron_openat2_missing = 1; return 0; }
     /* a link on the way (ELOOP), a mount crossing or flag openat2 refuses: the hook resolves it */
-    if (error == ELOOP || error == EINVAL || error == EXDEV) return 0;
-    errno = error;
+    if (fd == -ELOOP || fd == -EINVAL || fd == -EXDEV) return 0;
+    errno = (int)-fd;
     *result = -1;
     return 1;
 }
