@@ -112,3 +112,40 @@ public sealed class LogImageTests : IDisposable
         Assert.True(seen == 3 * 4 * 1500 * 2, $"{seen} occurrences\n{run}");
     }
 }
+
+// The same from a C program, on both architectures: the arm64 pass runs it under qemu-aarch64 with the arm64 library
+// and its arm64 log image (dist/linux-arm64/).
+[Trait("Architecture", "arm64")]
+public sealed class LogImageProbeTests : IDisposable
+{
+    private static readonly Lazy<string> Probe = new(() => CProbe.Compile("runtime_cost_probe",
+        File.ReadAllText(Path.Combine(Machine.RepoRoot, "tests", "IronFunction.Tests", "EndToEnd", "probes", "runtime_cost_probe.c")),
+        "-pthread"));
+
+    private readonly Sandbox _box = new();
+
+    public void Dispose() => _box.Dispose();
+
+    private static bool Mapped(RunResult run)
+    {
+        Assert.True(run.ExitCode == 0, run.ToString());
+        return run.Stdout.Split('\n').Single(l => l.StartsWith("log_image=", StringComparison.Ordinal)) == "log_image=1";
+    }
+
+    [Fact]
+    public void The_log_image_is_loaded_by_the_first_message_and_not_before()
+    {
+        // create_child_process allow: under qemu-user the kernel filter cannot be installed, and its warning is a message
+        var policy = _box.Policy("""{"read_write_tmp":"block","outbound_connectivity":"block"}""");
+        var quiet = Preloaded.Run(Probe.Value, ["threads", "3"], policy);
+        Assert.False(Mapped(quiet), quiet.ToString());
+        Assert.Empty(quiet.Diagnostics);
+        Assert.True(quiet.Events.Occurrences() == 3, quiet.ToString());
+
+        var debug = Preloaded.Run(Probe.Value, ["threads", "3"], policy, new Dictionary<string, string?> { ["IRON_LOG"] = "policy=debug" });
+        Assert.True(Mapped(debug), debug.ToString());
+        Assert.Contains(debug.Diagnostics, l => l.StartsWith("iron-function DBG [policy] read_write_tmp=block ", StringComparison.Ordinal));
+        // the library's own runtime goes on judging beside the image's
+        Assert.True(debug.Events.Occurrences() == 3, debug.ToString());
+    }
+}

@@ -1,6 +1,7 @@
 /* Probe for the library's footprint on a host: its threads, a main thread that leaves with pthread_exit, and opens
    racing a thread that rewrites the path. One mode per run, chosen by argv[1]:
      threads [N]            N denied opens of /tmp/iron-threads-N (0 by default), then "threads=<tasks of this process>"
+                            and "log_image=<1 when lib_iron_function_log.so is mapped, else 0>"
      pthread_exit           main starts a thread and leaves with pthread_exit; the process ends when that thread returns
      race DIR NAME N        N opens (O_CREAT) of a buffer another thread flips, byte by byte, between DIR/../../tmp/NAME
                             and DIR/xx/yy/tmp/NAME (DIR two levels deep: the first is /tmp/NAME); prints
@@ -22,6 +23,16 @@ static int tasks(void)
     while (d && (e = readdir(d))) if (e->d_name[0] != '.') n++;
     if (d) closedir(d);
     return n;
+}
+
+static int log_image_mapped(void)
+{
+    char line[4096];
+    int found = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    while (f && fgets(line, sizeof line, f)) if (strstr(line, "/lib_iron_function_log.so\n")) found = 1;
+    if (f) fclose(f);
+    return found;
 }
 
 static void *leave_later(void *unused)
@@ -63,6 +74,7 @@ int main(int argc, char **argv)
             if (fd >= 0) close(fd);
         }
         printf("threads=%d\n", tasks());
+        printf("log_image=%d\n", log_image_mapped());
         return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "pthread_exit") == 0)
