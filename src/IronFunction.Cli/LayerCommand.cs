@@ -14,7 +14,8 @@ public static class LayerCommand
 
         Packs the Lambda layer: iron-function/lib_iron_function.so, lib_iron_function_log.so (its log
         formatter), wrapper, policy.json and manifest.json (version, architecture, sha256 of the library,
-        the newest glibc version they need). Lambda extracts it to /opt; set AWS_LAMBDA_EXEC_WRAPPER=/opt/iron-function/wrapper.
+        the newest glibc version they need). Lambda extracts it to /opt; set
+        AWS_LAMBDA_EXEC_WRAPPER=/opt/iron-function/wrapper.
         The policy is checked first as the library checks it: a policy it would refuse is not packed.
 
           --policy P   the layer's policy (default: the repository's layer/policy.json, alert on every control)
@@ -45,7 +46,7 @@ public static class LayerCommand
 
         var library = arch == "x86_64" ? Product.Library : Path.Combine(Product.Home, "linux-arm64", "lib_iron_function.so");
         if (!File.Exists(library))
-            throw new FailedException($"no {arch} library at {library}: build it first ({(arch == "arm64" ? "./build.sh --arch arm64 build" : "./build.sh build")})");
+            throw new FailedException($"no {arch} library at {library}: build it first ({BuildCommand(arch)})");
         var bytes = File.ReadAllBytes(library);
         var elf = Elf.Machine(bytes);
         if (elf != (arch == "x86_64" ? Elf.X86_64 : Elf.Aarch64))
@@ -53,7 +54,7 @@ public static class LayerCommand
         // the log formatter the library loads beside itself at its first log message
         var logImage = Path.Combine(Path.GetDirectoryName(library)!, "lib_iron_function_log.so");
         if (!File.Exists(logImage))
-            throw new FailedException($"no {arch} log image at {logImage}: build it first ({(arch == "arm64" ? "./build.sh --arch arm64 build" : "./build.sh build")})");
+            throw new FailedException($"no {arch} log image at {logImage}: build it first ({BuildCommand(arch)})");
         var logBytes = File.ReadAllBytes(logImage);
         if (Elf.Machine(logBytes) != elf)
             throw new FailedException($"{logImage} is not an {arch} library");
@@ -84,6 +85,8 @@ public static class LayerCommand
         using var s = entry.Open();
         s.Write(content);
     }
+
+    private static string BuildCommand(string arch) => arch == "arm64" ? "./build.sh --arch arm64 build" : "./build.sh build";
 
     private static string? Newer(string? a, string? b) =>
         a == null ? b : b == null ? a : Version.Parse(a["GLIBC_".Length..]) >= Version.Parse(b["GLIBC_".Length..]) ? a : b;

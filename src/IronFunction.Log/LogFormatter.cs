@@ -15,13 +15,12 @@ namespace IronFunction.Log;
 internal static unsafe class LogFormatter
 {
     private static ILoggerFactory? s_factory;
-    private static LineWriter? s_writer;
     private static readonly object s_gate = new();
 
     /// <summary>
     /// Formats one message (UTF-8 area and text, a Microsoft.Extensions.Logging level) and hands each line to
     /// <paramref name="writeLine"/>. <paramref name="levels"/> is IRON_LOG as the library read it at start; the first
-    /// call builds the pipeline from it. 0 when written, -1 when the pipeline failed (the library then writes the line itself).
+    /// call builds the pipeline from both (the library passes the same two every time). 0 when written, -1 when the pipeline failed (the library then writes the line itself).
     /// </summary>
     [UnmanagedCallersOnly(EntryPoint = "iron_log_format")]
     private static int Format(byte* levels, nint levelsLength, byte* area, nint areaLength, int level,
@@ -32,10 +31,9 @@ internal static unsafe class LogFormatter
             lock (s_gate)
             {
                 var factory = s_factory ??= Build(Text(levels, levelsLength), writeLine);
-                s_writer!.Target = writeLine;
                 // a pre-formatted message: braces in paths must not be read as a template
                 factory.CreateLogger(Text(area, areaLength)).Log((LogLevel)level, default, Text(message, messageLength), null, static (m, _) => m);
-                s_writer.Flush();
+                Console.Error.Flush();
             }
             return 0;
         }
@@ -52,8 +50,7 @@ internal static unsafe class LogFormatter
     {
         var levels = LogLevelSpec.Parse(levelText);
         // the console sink writes to Console.Error: in this image's runtime, that is the library's line writer
-        s_writer = new LineWriter { Target = writeLine };
-        Console.SetError(s_writer);
+        Console.SetError(new LineWriter(writeLine));
         var serilog = new LoggerConfiguration()
             .MinimumLevel.Verbose()
             .WriteTo.Console(
@@ -67,11 +64,9 @@ internal static unsafe class LogFormatter
     }
 
     /// <summary>Console.Error of this image: whole lines to the library's line writer.</summary>
-    private sealed class LineWriter : TextWriter
+    private sealed class LineWriter(delegate* unmanaged<byte*, nuint, void> target) : TextWriter
     {
         private readonly StringBuilder _line = new();
-
-        public delegate* unmanaged<byte*, nuint, void> Target;
 
         public override Encoding Encoding => Encoding.UTF8;
 
@@ -95,7 +90,7 @@ internal static unsafe class LogFormatter
             if (_line.Length == 0) return;
             var bytes = Encoding.UTF8.GetBytes(_line.ToString());
             _line.Clear();
-            fixed (byte* p = bytes) Target(p, (nuint)bytes.Length);
+            fixed (byte* p = bytes) target(p, (nuint)bytes.Length);
         }
     }
 }

@@ -74,7 +74,7 @@ internal static class Diagnostics
     }
 
     /// <summary>The level as the log image's template writes it ({Level:u3} of Serilog's level for it).</summary>
-    internal static string Abbreviation(LogLevel level) => level switch
+    private static string Abbreviation(LogLevel level) => level switch
     {
         LogLevel.Trace => "VRB",
         LogLevel.Debug => "DBG",
